@@ -1,0 +1,14 @@
+//! One module per command group.
+
+pub(crate) mod token;
+
+/// Reads an argument, or standard input when it is `-`, trimmed of surrounding whitespace.
+pub(crate) fn arg_or_stdin(arg: &str) -> std::io::Result<String> {
+    if arg == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        Ok(s.trim().to_owned())
+    } else {
+        Ok(arg.to_owned())
+    }
+}

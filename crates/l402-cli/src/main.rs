@@ -1,0 +1,42 @@
+//! `l402`: the command-line face of the l402 crates.
+//!
+//! Output is JSON on stdout; errors are one JSON object `{"code": .., "message": ..}` on stderr.
+//! Exit codes: 0 success, 1 the input was refused (with a stable code), 2 usage errors.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod out;
+
+/// L402: pay-per-request HTTP with Lightning and macaroons.
+#[derive(Parser)]
+#[command(name = "l402", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decode, mint, attenuate and verify L402 tokens.
+    #[command(subcommand)]
+    Token(cmd::token::TokenCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => return out::usage(&e.to_string()),
+    };
+    match cli.command {
+        Command::Token(c) => cmd::token::run(c),
+    }
+}

@@ -1,0 +1,32 @@
+//! `cargo xtask ci`: everything CI runs, in order. The first failing step stops the run.
+
+use std::process::Command;
+
+use crate::{run, vectors};
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+pub(crate) fn ci() -> Result<(), String> {
+    step("fmt", || run(cargo().args(["fmt", "--all", "--", "--check"])))?;
+    step("clippy", || {
+        run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))
+    })?;
+    step("build", || run(cargo().args(["build", "--workspace", "--all-targets"])))?;
+    step("test", || run(cargo().args(["test", "--workspace"])))?;
+    step("vectors", || vectors::run(&crate::root(), true))?;
+    step("doc", || {
+        run(cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))
+    })?;
+    println!("xtask ci: all steps passed");
+    Ok(())
+}
+
+fn step(name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    println!("==> {name}");
+    let started = std::time::Instant::now();
+    let r = f().map_err(|e| format!("step {name}: {e}"));
+    println!("<== {name} ({:.0?})", started.elapsed());
+    r
+}
