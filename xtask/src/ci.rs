@@ -1,12 +1,6 @@
 //! `cargo xtask ci`: everything CI runs, in order. The first failing step stops the run.
 
-use std::process::Command;
-
-use crate::{run, vectors};
-
-fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-}
+use crate::{cargo, fuzz, interop, run, vectors};
 
 pub(crate) fn ci() -> Result<(), String> {
     step("fmt", || run(cargo().args(["fmt", "--all", "--", "--check"])))?;
@@ -16,6 +10,8 @@ pub(crate) fn ci() -> Result<(), String> {
     step("build", || run(cargo().args(["build", "--workspace", "--all-targets"])))?;
     step("test", || run(cargo().args(["test", "--workspace"])))?;
     step("vectors", || vectors::run(&crate::root(), true))?;
+    step("interop", interop::interop)?;
+    step("fuzz", || fuzz::fuzz(10))?;
     step("doc", || {
         run(cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))
     })?;

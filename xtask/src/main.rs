@@ -16,7 +16,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod bench;
 mod ci;
+mod fuzz;
+mod interop;
 mod vectors;
 
 fn root() -> PathBuf {
@@ -30,6 +33,11 @@ fn main() -> ExitCode {
         ["vectors"] => vectors::run(&root(), false),
         ["vectors", "--check"] => vectors::run(&root(), true),
         ["ci"] => ci::ci(),
+        ["interop"] => interop::interop(),
+        ["fuzz"] => fuzz::fuzz(10),
+        ["fuzz", "--seconds", n] => n.parse().map_err(|_| USAGE.to_owned()).and_then(fuzz::fuzz),
+        ["bench"] => bench::bench(false),
+        ["bench", "--quick"] => bench::bench(true),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -43,6 +51,10 @@ fn main() -> ExitCode {
 
 const USAGE: &str =
     "usage: cargo xtask vectors [--check] | interop | fuzz [--seconds N] | bench [--quick] | ci";
+
+pub(crate) fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
 
 /// Runs a command in the repository root, failing with its name when it fails.
 pub(crate) fn run(cmd: &mut Command) -> Result<(), String> {

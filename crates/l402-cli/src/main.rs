@@ -24,6 +24,9 @@ enum Command {
     /// Decode, mint, attenuate and verify L402 tokens.
     #[command(subcommand)]
     Token(cmd::token::TokenCommand),
+    /// Parse WWW-Authenticate challenges and Authorization credentials in every L402 form.
+    #[command(subcommand)]
+    Header(cmd::header::HeaderCommand),
 }
 
 fn main() -> ExitCode {
@@ -38,5 +41,6 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Token(c) => cmd::token::run(c),
+        Command::Header(c) => cmd::header::run(c),
     }
 }

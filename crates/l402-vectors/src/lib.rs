@@ -12,6 +12,8 @@
 #![warn(missing_docs)]
 #![allow(clippy::expect_used, reason = "the embedded vectors are checked by the generator")]
 
+pub mod caveats;
+pub mod http;
 pub mod token;
 
 pub use token::TokenVectors;
@@ -22,6 +24,22 @@ pub const TOKEN_JSON: &str = include_str!("../../../spec-vectors/token.json");
 /// The token-layer vectors.
 pub fn token() -> TokenVectors {
     serde_json::from_str(TOKEN_JSON).expect("spec-vectors/token.json matches the loader")
+}
+
+/// The raw text of `spec-vectors/http.json`.
+pub const HTTP_JSON: &str = include_str!("../../../spec-vectors/http.json");
+
+/// The header-layer vectors: challenges, credentials, gRPC.
+pub fn http() -> http::HttpVectors {
+    serde_json::from_str(HTTP_JSON).expect("spec-vectors/http.json matches the loader")
+}
+
+/// The raw text of `spec-vectors/caveats.json`.
+pub const CAVEATS_JSON: &str = include_str!("../../../spec-vectors/caveats.json");
+
+/// The caveat-layer vectors: grammar, typed parsing, verdicts.
+pub fn caveats() -> caveats::CaveatVectors {
+    serde_json::from_str(CAVEATS_JSON).expect("spec-vectors/caveats.json matches the loader")
 }
 
 /// Tells the test log that a layer cannot run a vector, and why. Every skip is named.

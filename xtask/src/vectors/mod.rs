@@ -7,6 +7,8 @@ use std::path::Path;
 
 use l402_token::chain::sha256;
 
+mod caveats;
+mod http;
 mod token;
 
 /// Deterministic 32 bytes for a label: every "random" value in the vectors comes from here.
@@ -32,13 +34,19 @@ impl Check {
 pub(crate) fn generate() -> Result<Vec<(&'static str, String)>, String> {
     let mut check = Check::default();
     let token = token::build(&mut check);
+    let caveats = caveats::build(&mut check);
+    let http = http::build(&mut check);
     if !check.failures.is_empty() {
         return Err(format!(
             "independent values not reproduced:\n  {}",
             check.failures.join("\n  ")
         ));
     }
-    Ok(vec![("token.json", to_json(&token)?)])
+    Ok(vec![
+        ("token.json", to_json(&token)?),
+        ("caveats.json", to_json(&caveats)?),
+        ("http.json", to_json(&http)?),
+    ])
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String, String> {

@@ -1,0 +1,219 @@
+//! `Authorization: L402 <macaroon>:<preimage>` and Aperture's hex-macaroon alternates.
+
+use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use l402_token::{Macaroon, Preimage};
+
+use crate::limits::{self, Limits};
+use crate::{Error, Scheme};
+
+/// Header (and gRPC metadata key) of the hex form sent by grpc-gateway clients.
+pub const GRPC_METADATA_MACAROON: &str = "grpc-metadata-macaroon";
+/// Header (and gRPC metadata key) of the hex form sent by Aperture's gRPC clients.
+pub const MACAROON: &str = "macaroon";
+/// gRPC metadata key of the hex form in the 2026 spec text.
+pub const TOKEN: &str = "token";
+
+/// The caveat condition that carries the preimage inside a hex-form macaroon.
+const PREIMAGE_CAVEAT: &[u8] = b"preimage=";
+
+/// Where a credential was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CredentialSource {
+    /// `Authorization: L402|LSAT <base64>:<hex>`.
+    Authorization,
+    /// `Grpc-Metadata-Macaroon: <hex>` with a `preimage=` caveat.
+    GrpcMetadataMacaroon,
+    /// `Macaroon: <hex>` (gRPC metadata `macaroon`) with a `preimage=` caveat.
+    Macaroon,
+    /// gRPC metadata `token: <hex>` with a `preimage=` caveat.
+    Token,
+}
+
+/// A paid L402 credential: one macaroon and the preimage of its invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Credential {
+    /// The scheme it was sent under (`L402` for the hex forms, which have none).
+    pub scheme: Scheme,
+    /// The macaroon. For the hex forms it includes the client's `preimage=` caveat.
+    pub macaroon: Macaroon,
+    /// The macaroon exactly as it was written (base64 or hex).
+    pub macaroon_text: String,
+    /// The preimage.
+    pub preimage: Preimage,
+    /// Where it was found.
+    pub source: CredentialSource,
+}
+
+impl Credential {
+    /// A credential to send.
+    pub fn new(macaroon: Macaroon, preimage: Preimage) -> Credential {
+        let macaroon_text = macaroon.to_base64();
+        Credential {
+            scheme: Scheme::L402,
+            macaroon,
+            macaroon_text,
+            preimage,
+            source: CredentialSource::Authorization,
+        }
+    }
+
+    /// Parses one `Authorization` value with the default [`Limits`].
+    ///
+    /// Accepted: `L402` or `LSAT` in any case, one or more spaces, one macaroon in any base64
+    /// form the token crate accepts, `:`, exactly 64 hex digits in either case. Several
+    /// comma-separated macaroons are `multiple-macaroons` (decision 0402).
+    pub fn parse_authorization(value: &str) -> Result<Credential, Error> {
+        Credential::parse_authorization_with(value, &Limits::DEFAULT)
+    }
+
+    /// [`Credential::parse_authorization`] with explicit limits.
+    pub fn parse_authorization_with(value: &str, limits: &Limits) -> Result<Credential, Error> {
+        limits.check_len(value)?;
+        let value = value.trim_matches([' ', '\t']);
+        let (name, rest) = value.split_once(' ').unwrap_or((value, ""));
+        let scheme =
+            Scheme::from_name(name).ok_or(Error::MalformedCredential("not an L402 credential"))?;
+        let token = rest.trim_start_matches(' ');
+        let (macaroons, preimage) = token
+            .rsplit_once(':')
+            .ok_or(Error::MalformedCredential("no ':' before the preimage"))?;
+        let texts: Vec<&str> = macaroons.split(',').collect();
+        if texts.len() > 1 {
+            return Err(Error::MultipleMacaroons(texts.len()));
+        }
+        if macaroons.is_empty() {
+            return Err(Error::MalformedCredential("no macaroon"));
+        }
+        let preimage = Preimage::from_hex(preimage)?;
+        let macaroon = Macaroon::from_base64(macaroons)?;
+        Ok(Credential {
+            scheme,
+            macaroon,
+            macaroon_text: macaroons.to_owned(),
+            preimage,
+            source: CredentialSource::Authorization,
+        })
+    }
+
+    /// Parses a hex macaroon whose last `preimage=` caveat carries the preimage (Aperture's
+    /// `Macaroon` and `Grpc-Metadata-Macaroon` headers, gRPC metadata `macaroon`/`token`).
+    pub fn parse_hex(value: &str, source: CredentialSource) -> Result<Credential, Error> {
+        Credential::parse_hex_with(value, source, &Limits::DEFAULT)
+    }
+
+    /// [`Credential::parse_hex`] with explicit limits.
+    pub fn parse_hex_with(
+        value: &str,
+        source: CredentialSource,
+        limits: &Limits,
+    ) -> Result<Credential, Error> {
+        limits.check_len(value)?;
+        let value = value.trim_matches([' ', '\t']);
+        let macaroon = Macaroon::from_hex(value)?;
+        // Aperture's HasCaveat keeps the last occurrence; so do we.
+        let last = macaroon
+            .first_party_caveats()
+            .filter_map(|c| c.strip_prefix(PREIMAGE_CAVEAT))
+            .last()
+            .ok_or(Error::MissingPreimage)?;
+        let hex = core::str::from_utf8(last).map_err(|_| l402_token::Error::MalformedPreimage)?;
+        let preimage = Preimage::from_hex(hex)?;
+        Ok(Credential {
+            scheme: Scheme::L402,
+            macaroon,
+            macaroon_text: value.to_owned(),
+            preimage,
+            source,
+        })
+    }
+
+    /// Reads the credential of a request with the default [`Limits`].
+    ///
+    /// Sources in Aperture's order; the first one present decides: `Authorization` (values of
+    /// other schemes are ignored), `Grpc-Metadata-Macaroon`, `Macaroon`, and on gRPC requests
+    /// (`content-type: application/grpc…`) the `token` key. Every value of the deciding source
+    /// is parsed, and they must name the same macaroon and preimage, else
+    /// `conflicting-credentials` (decision 0402).
+    pub fn from_headers(headers: &HeaderMap) -> Result<Credential, Error> {
+        Credential::from_headers_with(headers, &Limits::DEFAULT)
+    }
+
+    /// [`Credential::from_headers`] with explicit limits.
+    pub fn from_headers_with(headers: &HeaderMap, limits: &Limits) -> Result<Credential, Error> {
+        let mut found = Vec::new();
+        for v in limits::values(headers, AUTHORIZATION, limits)? {
+            let text = limits::text(v, limits, Error::MalformedCredential("not visible ascii"))?;
+            if is_ours(text) {
+                found.push(Credential::parse_authorization_with(text, limits)?);
+            }
+        }
+        let grpc = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/grpc"));
+        let mut alternates = vec![
+            (GRPC_METADATA_MACAROON, CredentialSource::GrpcMetadataMacaroon),
+            (MACAROON, CredentialSource::Macaroon),
+        ];
+        if grpc {
+            alternates.push((TOKEN, CredentialSource::Token));
+        }
+        for (name, source) in alternates {
+            if !found.is_empty() {
+                break;
+            }
+            for v in limits::values(headers, HeaderName::from_static(name), limits)? {
+                let text =
+                    limits::text(v, limits, Error::MalformedCredential("not visible ascii"))?;
+                found.push(Credential::parse_hex_with(text, source, limits)?);
+            }
+        }
+        let mut found = found.into_iter();
+        let first = found.next().ok_or(Error::MissingCredential)?;
+        if found.any(|c| c.macaroon != first.macaroon || c.preimage != first.preimage) {
+            return Err(Error::ConflictingCredentials);
+        }
+        Ok(first)
+    }
+
+    /// `L402 <standard padded base64>:<lower-case hex>`, whatever scheme it arrived under.
+    pub fn to_authorization_value(&self) -> HeaderValue {
+        let s = format!("L402 {}:{}", self.macaroon.to_base64(), self.preimage.to_hex());
+        // Base64, hex, a space and a colon are always valid field bytes.
+        HeaderValue::try_from(s).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
+    /// Sets `Authorization` (replacing any earlier value).
+    pub fn write_authorization(&self, headers: &mut HeaderMap) {
+        headers.insert(AUTHORIZATION, self.to_authorization_value());
+    }
+
+    /// The gRPC metadata form: hex of the macaroon with a `preimage=<hex>` caveat appended,
+    /// unless its last `preimage=` caveat already names this preimage.
+    pub fn to_hex_value(&self) -> HeaderValue {
+        let wanted = format!("preimage={}", self.preimage.to_hex());
+        let last =
+            self.macaroon.first_party_caveats().filter(|c| c.starts_with(PREIMAGE_CAVEAT)).last();
+        let hex = if last.is_some_and(|c| c.eq_ignore_ascii_case(wanted.as_bytes())) {
+            self.macaroon.to_hex()
+        } else {
+            self.macaroon.clone().with_caveat(wanted).to_hex()
+        };
+        HeaderValue::try_from(hex).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
+    /// Sets gRPC metadata `macaroon` (what Aperture's gRPC client sends).
+    pub fn write_grpc_metadata(&self, headers: &mut HeaderMap) {
+        headers.insert(HeaderName::from_static(MACAROON), self.to_hex_value());
+    }
+}
+
+/// Whether an `Authorization` value is meant for us: its first word names L402 or LSAT.
+fn is_ours(value: &str) -> bool {
+    let value = value.trim_start_matches([' ', '\t']);
+    // A tab after the scheme is not `1*SP`, but the value is still meant for us: it must be
+    // refused as malformed rather than ignored as another scheme's.
+    Scheme::from_name(value.split([' ', '\t']).next().unwrap_or_default()).is_some()
+}

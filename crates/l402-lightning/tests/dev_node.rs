@@ -1,0 +1,159 @@
+//! Dev-node behaviour beyond the shared conformance suite: mainnet refusal, pairing security,
+//! recovery after a wallet restart, and balance accounting under concurrency.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use l402_lightning::dev::{DevNode, DevPayer, Pairing};
+use l402_lightning::{Error, Invoice, InvoiceRequest, Network, PayRequest, Payer, PaymentStatus};
+
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+fn request(amount_msat: u64) -> InvoiceRequest {
+    InvoiceRequest { amount_msat, memo: "dev".into(), expiry: Duration::from_secs(600) }
+}
+
+fn pay(bolt11: &str) -> PayRequest {
+    PayRequest { bolt11: bolt11.into(), max_fee_msat: 0, timeout: Duration::from_secs(30) }
+}
+
+fn temp_dir(tag: &str) -> Result<std::path::PathBuf> {
+    let mut r = [0u8; 8];
+    getrandom::fill(&mut r)?;
+    let dir = std::env::temp_dir().join(format!("l402-dev-{tag}-{}", hex::encode(r)));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+#[test]
+fn mainnet_is_refused() {
+    let err = DevNode::builder().network(Network::Mainnet).build().map(|_| ());
+    assert_eq!(err.map_err(|e| e.code()), Err("config"));
+}
+
+#[test]
+fn other_test_networks_and_fixed_seeds_work() -> Result {
+    let a = DevNode::builder().network(Network::Testnet).seed([1; 32]).build()?;
+    let b = DevNode::builder().network(Network::Testnet).seed([1; 32]).build()?;
+    assert_eq!(a.node_id(), b.node_id());
+    let created = a.create(&request(1000))?;
+    assert!(created.bolt11.starts_with("lntb"));
+    assert_eq!(Invoice::parse(&created.bolt11)?.network(), Network::Testnet);
+    // b has the same key but not a's invoices.
+    assert_eq!(
+        b.settle(&created.bolt11).map_err(|e| e.code()).map(|_| ()),
+        Err("invoice-not-found")
+    );
+    Ok(())
+}
+
+#[test]
+fn a_wallet_only_pays_its_own_network() -> Result {
+    let regtest = DevNode::new()?;
+    let testnet = DevNode::builder().network(Network::Testnet).build()?;
+    let created = testnet.create(&request(1000))?;
+    assert_eq!(
+        regtest.settle(&created.bolt11),
+        Err(Error::WrongNetwork { expected: Network::Regtest, found: Network::Testnet })
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn wrong_pairing_secret_is_permission_denied() -> Result {
+    let dir = temp_dir("secret")?;
+    let node = DevNode::new()?;
+    let _server = node.serve_pairing(&dir).await?;
+    let mut pairing = Pairing::read(&dir)?;
+    pairing.secret = "00".repeat(32);
+    let payer = DevPayer::from_pairing(pairing, 10_000);
+    let created = node.create(&request(1000))?;
+    assert_eq!(
+        payer.pay(pay(&created.bolt11)).await.map_err(|e| e.code()).map(|_| ()),
+        Err("permission-denied")
+    );
+    // The failed attempt gave the reservation back.
+    assert_eq!(payer.balance_msat(), 10_000);
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn pairing_file_is_private() -> Result {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("mode")?;
+    let server = DevNode::new()?.serve_pairing(&dir).await?;
+    let mode = std::fs::metadata(server.pairing_file())?.permissions().mode();
+    assert_eq!(mode & 0o077, 0, "mode {mode:o}");
+    assert!(server.addr().ip().is_loopback());
+    drop(server);
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+#[test]
+fn missing_pairing_file_is_unreachable() -> Result {
+    let dir = temp_dir("missing")?;
+    assert_eq!(DevPayer::connect(&dir, 1).map(|_| ()).map_err(|e| e.code()), Err("unreachable"));
+    std::fs::write(dir.join(l402_lightning::dev::PAIRING_FILE), "{not json")?;
+    assert_eq!(DevPayer::connect(&dir, 1).map(|_| ()).map_err(|e| e.code()), Err("config"));
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_restarted_wallet_finds_out_it_already_paid() -> Result {
+    let dir = temp_dir("restart")?;
+    let node = DevNode::new()?;
+    let _server = node.serve_pairing(&dir).await?;
+    let created = node.create(&request(7_000))?;
+    let first = DevPayer::connect(&dir, 10_000)?;
+    let paid = first.pay(pay(&created.bolt11)).await?;
+    assert_eq!(first.balance_msat(), 3_000);
+    drop(first);
+
+    let second = DevPayer::connect(&dir, 10_000)?;
+    assert_eq!(second.payment_status(&created.payment_hash).await?, PaymentStatus::Succeeded(paid));
+    assert_eq!(
+        second.pay(pay(&created.bolt11)).await.map_err(|e| e.code()).map(|_| ()),
+        Err("already-paid")
+    );
+    assert_eq!(second.balance_msat(), 10_000, "a refused payment costs nothing");
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_payments_never_overspend() -> Result {
+    let node = DevNode::new()?;
+    let payer = Arc::new(DevPayer::new(&node, 10_500));
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let bolt11 = node.create(&request(1_000))?.bolt11;
+        let payer = payer.clone();
+        tasks.push(tokio::spawn(async move { payer.pay(pay(&bolt11)).await }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await? {
+            Ok(_) => ok += 1,
+            Err(Error::InsufficientBalance) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    assert_eq!(ok, 10);
+    assert_eq!(payer.balance_msat(), 500);
+    Ok(())
+}
+
+#[tokio::test]
+async fn dropped_subscribers_do_not_block_settlement() -> Result {
+    use l402_lightning::InvoiceBackend;
+    let node = DevNode::new()?;
+    drop(node.subscribe_settlements(0).await?);
+    let payer = DevPayer::new(&node, 5_000);
+    let created = node.create(&request(1_000))?;
+    payer.pay(pay(&created.bolt11)).await?;
+    Ok(())
+}

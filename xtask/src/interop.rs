@@ -1,0 +1,31 @@
+//! `cargo xtask interop`: installs the npm and PyPI peers into `target/interop` (ignored by
+//! git, so a fresh machine does the same) and runs the peer tests against them.
+
+use std::process::Command;
+
+use crate::{cargo, root, run};
+
+pub(crate) fn interop() -> Result<(), String> {
+    let src = root().join("crates/l402-interop");
+    let dir = root().join("target/interop");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let manifest = std::fs::read(src.join("package.json")).map_err(|e| e.to_string())?;
+    // Reinstall only when the pinned set changed; npm is slow even when there is nothing to do.
+    let installed = std::fs::read(dir.join("package.json")).unwrap_or_default();
+    if installed != manifest || !dir.join("node_modules/macaroon").exists() {
+        std::fs::write(dir.join("package.json"), &manifest).map_err(|e| e.to_string())?;
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+            .arg(&dir))?;
+    }
+    if !dir.join("py/pymacaroons").exists() {
+        run(Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
+            .arg(dir.join("py"))
+            .arg("-r")
+            .arg(src.join("requirements.txt")))?;
+    }
+    run(cargo()
+        .args(["test", "-p", "l402-interop", "--features", "peers"])
+        .env("L402_INTEROP_DIR", &dir))
+}
