@@ -37,6 +37,7 @@ pub(crate) fn fuzz(seconds: u32) -> Result<(), String> {
         for d in [&corpus, &regressions] {
             std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
         }
+        seed(t, &corpus)?;
         // New inputs go to the ignored corpus; committed regressions are read as seeds.
         run(cargo_fuzz()
             .args(["run", "-O", t])
@@ -47,5 +48,22 @@ pub(crate) fn fuzz(seconds: u32) -> Result<(), String> {
             .arg("-rss_limit_mb=2048"))?;
     }
     println!("fuzz: {} targets ran {seconds}s each without a crash", targets.len());
+    Ok(())
+}
+
+/// Starts each corpus from the spec vectors, so a short smoke run already explores deep
+/// inside valid tokens instead of spending its seconds finding the first valid byte.
+fn seed(target: &str, corpus: &std::path::Path) -> Result<(), String> {
+    let token = l402_vectors::token();
+    let inputs: Vec<Vec<u8>> = match target {
+        "token_binary" => token.tokens.iter().filter_map(|t| hex::decode(&t.binary).ok()).collect(),
+        "token_text" => token.tokens.iter().map(|t| t.text.clone().into_bytes()).collect(),
+        "identifier" => token.identifiers.iter().filter_map(|i| hex::decode(&i.bytes).ok()).collect(),
+        _ => Vec::new(),
+    };
+    for (i, input) in inputs.iter().enumerate() {
+        let path = corpus.join(format!("vector-{i}"));
+        std::fs::write(&path, input).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     Ok(())
 }

@@ -27,6 +27,9 @@ enum Command {
     /// Parse WWW-Authenticate challenges and Authorization credentials in every L402 form.
     #[command(subcommand)]
     Header(cmd::header::HeaderCommand),
+    /// Decode BOLT 11 invoices.
+    #[command(subcommand)]
+    Invoice(cmd::invoice::InvoiceCommand),
 }
 
 fn main() -> ExitCode {
@@ -42,5 +45,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Token(c) => cmd::token::run(c),
         Command::Header(c) => cmd::header::run(c),
+        Command::Invoice(c) => cmd::invoice::run(c),
     }
 }

@@ -352,6 +352,14 @@ fn evaluations(c: &mut Check) -> Vec<EvaluationCase> {
             "caveat-escalation",
         ),
         (
+            "escalation-tier-raised",
+            &[b"services=svc:0", b"services=svc:1"],
+            false,
+            r.clone(),
+            "caveat-escalation",
+        ),
+        ("spaces-make-another-condition", &[b"services = other:0"], false, r.clone(), "valid"),
+        (
             "escalation-capabilities-emptied",
             &[b"svc_capabilities=read", b"svc_capabilities="],
             false,

@@ -1,6 +1,7 @@
 //! One module per command group.
 
 pub(crate) mod header;
+pub(crate) mod invoice;
 pub(crate) mod token;
 
 /// Reads an argument, or standard input when it is `-`, trimmed of surrounding whitespace.
