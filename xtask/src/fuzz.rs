@@ -58,7 +58,9 @@ fn seed(target: &str, corpus: &std::path::Path) -> Result<(), String> {
     let inputs: Vec<Vec<u8>> = match target {
         "token_binary" => token.tokens.iter().filter_map(|t| hex::decode(&t.binary).ok()).collect(),
         "token_text" => token.tokens.iter().map(|t| t.text.clone().into_bytes()).collect(),
-        "identifier" => token.identifiers.iter().filter_map(|i| hex::decode(&i.bytes).ok()).collect(),
+        "identifier" => {
+            token.identifiers.iter().filter_map(|i| hex::decode(&i.bytes).ok()).collect()
+        }
         _ => Vec::new(),
     };
     for (i, input) in inputs.iter().enumerate() {

@@ -15,7 +15,10 @@ fn decodes_a_public_invoice() {
     let o = l402(&["invoice", "decode", LNTB10U]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["payment_hash"], "7cef93f2c51aa65208bec1447fc38fc58d9bce1375a532edb0dcd290a2c330ae");
+    assert_eq!(
+        v["payment_hash"],
+        "7cef93f2c51aa65208bec1447fc38fc58d9bce1375a532edb0dcd290a2c330ae"
+    );
     assert_eq!(v["amount_msat"], 1_000_000);
     assert_eq!(v["network"], "testnet");
     for field in ["timestamp", "expiry", "payee", "description"] {
@@ -32,6 +35,9 @@ fn refuses_garbage_and_tampering_with_a_code() {
         assert_eq!(o.status.code(), Some(1), "{bad}");
         let e: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
         let code = e["code"].as_str().unwrap();
-        assert!(["malformed-invoice", "invalid-invoice-signature"].contains(&code), "{bad}: {code}");
+        assert!(
+            ["malformed-invoice", "invalid-invoice-signature"].contains(&code),
+            "{bad}: {code}"
+        );
     }
 }
