@@ -162,8 +162,11 @@ fn absent_flags_leave_caveats_unchecked_and_now_defaults_to_the_clock() {
 #[test]
 fn caveat_checks_run_after_the_signature() {
     let token = minted();
-    let widened =
-        line(&l402(&["token", "attenuate", &token, "--caveat", "weather_valid_until=1900000001"]));
+    // `l402 token attenuate` refuses to widen, so the widening is appended below the CLI.
+    let widened = l402_token::Macaroon::from_base64(&token)
+        .unwrap()
+        .with_caveat("weather_valid_until=1900000001")
+        .to_base64();
     assert_eq!(verify(&widened, &[]).1["verdict"], "caveat-escalation");
     let o = l402(&["token", "verify", &widened, "--root-key", &"12".repeat(32)]);
     assert_eq!(stdout_json(&o)["verdict"], "invalid-signature");
@@ -237,4 +240,34 @@ fn token_vectors_through_the_cli() {
         let o = l402(&refs);
         assert_eq!(stdout_json(&o)["verdict"], case.outcome, "{}", case.name);
     }
+}
+
+#[test]
+fn attenuate_refuses_a_raw_widening_caveat() {
+    let root = "11".repeat(32);
+    let hash = "22".repeat(32);
+    let minted = std::process::Command::new(env!("CARGO_BIN_EXE_l402"))
+        .args(["token", "mint", "--root-key", &root, "--payment-hash", &hash])
+        .args(["--caveat", "weather_valid_until=2000000000"])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(minted.stdout).unwrap().trim().to_owned();
+    let run = |caveat: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_l402"))
+            .args(["token", "attenuate", &token, "--caveat", caveat])
+            .output()
+            .unwrap()
+    };
+    let wider = run("weather_valid_until=2100000000");
+    assert_eq!(wider.status.code(), Some(1));
+    let err: serde_json::Value = serde_json::from_slice(&wider.stderr).unwrap();
+    assert_eq!(err["code"], "caveat-escalation");
+    let malformed = run("weather_valid_until=soon");
+    assert_eq!(malformed.status.code(), Some(1));
+    let err: serde_json::Value = serde_json::from_slice(&malformed.stderr).unwrap();
+    assert_eq!(err["code"], "malformed-caveat");
+    let narrower = run("weather_valid_until=1900000000");
+    assert_eq!(narrower.status.code(), Some(0));
+    // Unknown conditions are a holder's own business: appended as given.
+    assert_eq!(run("note=for-the-sub-agent").status.code(), Some(0));
 }

@@ -235,7 +235,14 @@ fn attenuate(mut a: AttenuateArgs) -> ExitCode {
     if a.caveats.is_empty() && !typed.contains(&true) {
         return out::usage("give at least one --caveat or typed caveat (see --help)");
     }
-    m = std::mem::take(&mut a.caveats).into_iter().fold(m, Macaroon::with_caveat);
+    // Raw caveats get the same narrowing check as the typed ones: a widening would only
+    // produce a token that every verifier refuses, so refuse it here, where it is typed.
+    for raw in std::mem::take(&mut a.caveats) {
+        match Caveat::parse(raw.as_bytes()).and_then(|c| m.attenuate(&c)) {
+            Ok(next) => m = next,
+            Err(e) => return out::refused(e.code(), &e),
+        }
+    }
     match typed_caveats(m, &a) {
         Ok(m) => out::line(&m.to_base64()),
         Err(Ok(e)) => out::refused(e.code(), &e),
