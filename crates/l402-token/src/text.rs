@@ -53,33 +53,46 @@ pub fn decode_base64(s: &str, max_len: usize) -> Result<(Vec<u8>, Base64Form), T
     if s.len() / 4 * 3 > max_len.saturating_add(3) {
         return Err(TextError::TooLong);
     }
+    // Each engine refuses the other alphabet's two characters, so trying the standard form
+    // first and the URL-safe form second accepts exactly the two alphabets and refuses a mix,
+    // without a scan of its own on the common path.
+    let padded = s.ends_with('=');
+    let (std, std_form, url, url_form) = if padded {
+        (&STD_PAD, Base64Form::Standard, &URL_PAD, Base64Form::UrlSafe)
+    } else {
+        (&STD_NOPAD, Base64Form::StandardUnpadded, &URL_NOPAD, Base64Form::UrlSafeUnpadded)
+    };
+    let (out, form) = match std.decode(s) {
+        Ok(out) => (out, std_form),
+        Err(first) => match url.decode(s) {
+            Ok(out) => (out, url_form),
+            Err(_) => return Err(classify(s, &first)),
+        },
+    };
+    if out.len() > max_len {
+        return Err(TextError::TooLong);
+    }
+    Ok((out, form))
+}
+
+/// Names why a string neither engine accepts was refused.
+fn classify(s: &str, std_error: &base64::DecodeError) -> TextError {
     let (mut std, mut url) = (false, false);
     for b in s.bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'=' => {}
             b'+' | b'/' => std = true,
             b'-' | b'_' => url = true,
-            _ => return Err(TextError::InvalidCharacter),
+            _ => return TextError::InvalidCharacter,
         }
     }
-    let padded = s.ends_with('=');
-    let (engine, form) = match (std, url, padded) {
-        (true, true, _) => return Err(TextError::MixedAlphabet),
-        (_, true, true) => (&URL_PAD, Base64Form::UrlSafe),
-        (_, true, false) => (&URL_NOPAD, Base64Form::UrlSafeUnpadded),
-        (_, false, true) => (&STD_PAD, Base64Form::Standard),
-        // No `+/-_` at all: the alphabets agree, call it standard.
-        (_, false, false) => (&STD_NOPAD, Base64Form::StandardUnpadded),
-    };
-    let out = engine.decode(s).map_err(|e| match e {
-        base64::DecodeError::InvalidLastSymbol(..) => TextError::NonCanonical,
-        base64::DecodeError::InvalidByte(..) => TextError::BadPadding,
-        _ => TextError::BadPadding,
-    })?;
-    if out.len() > max_len {
-        return Err(TextError::TooLong);
+    if std && url {
+        return TextError::MixedAlphabet;
     }
-    Ok((out, form))
+    match std_error {
+        base64::DecodeError::InvalidLastSymbol(..) => TextError::NonCanonical,
+        _ => TextError::BadPadding,
+    }
 }
 
 /// Lower-case hex.
