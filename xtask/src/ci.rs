@@ -1,6 +1,6 @@
 //! `cargo xtask ci`: everything CI runs, in order. The first failing step stops the run.
 
-use crate::{cargo, fuzz, interop, run, vectors};
+use crate::{cargo, fuzz, interop, postgres, run, vectors};
 
 pub(crate) fn ci() -> Result<(), String> {
     step("fmt", || run(cargo().args(["fmt", "--all", "--", "--check"])))?;
@@ -8,6 +8,7 @@ pub(crate) fn ci() -> Result<(), String> {
         run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))
     })?;
     step("build", || run(cargo().args(["build", "--workspace", "--all-targets"])))?;
+    step("postgres", postgres::ensure)?;
     step("test", || run(cargo().args(["test", "--workspace"])))?;
     step("vectors", || vectors::run(&crate::root(), true))?;
     step("interop", interop::interop)?;

@@ -20,6 +20,7 @@ mod bench;
 mod ci;
 mod fuzz;
 mod interop;
+mod postgres;
 mod vectors;
 
 fn root() -> PathBuf {

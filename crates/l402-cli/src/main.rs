@@ -30,6 +30,17 @@ enum Command {
     /// Decode BOLT 11 invoices.
     #[command(subcommand)]
     Invoice(cmd::invoice::InvoiceCommand),
+    /// Run the L402 reverse proxy in front of an HTTP or gRPC API.
+    Proxy(cmd::proxy::ProxyArgs),
+    /// Show the whole L402 loop on this machine: API, proxy, dev node, paying client.
+    Demo(cmd::demo::DemoArgs),
+    /// Fetch a URL like curl, paying L402 challenges within limits and budgets.
+    Get(cmd::get::GetArgs),
+    /// List, show, remove and attenuate the tokens `l402 get` bought.
+    #[command(subcommand)]
+    Tokens(cmd::tokens::TokensCommand),
+    /// What `l402 get` spent, by period and domain.
+    Spend(cmd::spend::SpendArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,5 +57,10 @@ fn main() -> ExitCode {
         Command::Token(c) => cmd::token::run(c),
         Command::Header(c) => cmd::header::run(c),
         Command::Invoice(c) => cmd::invoice::run(c),
+        Command::Proxy(a) => cmd::proxy::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
+        Command::Get(a) => cmd::get::run(a),
+        Command::Tokens(c) => cmd::tokens::run(c),
+        Command::Spend(a) => cmd::spend::run(a),
     }
 }

@@ -1,0 +1,460 @@
+//! `l402 get`: a curl-like client that pays L402 challenges within limits and budgets.
+//!
+//! Exit codes (documented in docs/client.md):
+//! 0 response with status < 400; 2 usage; 3 response with status >= 400;
+//! 4 refused by a limit (`over-budget`, `over-max-cost`); 5 payment failed, nothing paid;
+//! 6 payment outcome unknown or still pending (`payment-failed` with paid=unknown,
+//! `payment-pending`); 7 the server misbehaved (`invalid-challenge`, `invalid-invoice`,
+//! `invoice-mismatch`, `token-rejected`, `insecure-transport`); 8 transport (connection, DNS,
+//! TLS); 9 local (`config`, `store`, `token-key`, `lightning`, `body-not-replayable`, output).
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use clap::Args;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use l402_client::{Error, L402Middleware, Paid, Receipt, Scope, ScopePolicy};
+use l402_http::Credential;
+use l402_lightning::{Network, PayRequest, Payer, Payment, PaymentStatus};
+use l402_token::PaymentHash;
+use serde_json::json;
+
+use super::wallet::{ClientArgs, ClientConfig, Wallet};
+use crate::out;
+
+/// A response with status >= 400.
+const HTTP_ERROR: u8 = 3;
+/// Refused by a limit.
+const LIMIT: u8 = 4;
+/// Payment failed, nothing paid.
+const NOT_PAID: u8 = 5;
+/// Payment outcome unknown, or an earlier payment still pending.
+const UNKNOWN: u8 = 6;
+/// The server misbehaved.
+const SERVER: u8 = 7;
+/// Connection, DNS, TLS.
+const TRANSPORT: u8 = 8;
+/// Configuration, store, key, wallet, output file.
+const LOCAL: u8 = 9;
+
+#[derive(Args, Debug)]
+pub(crate) struct GetArgs {
+    /// The URL to fetch.
+    url: String,
+    /// HTTP method.
+    #[arg(short = 'X', long = "request", default_value = "GET", value_name = "METHOD")]
+    method: String,
+    /// Extra request header, `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    headers: Vec<String>,
+    /// Request body; `@FILE` reads a file, `@-` standard input.
+    #[arg(short = 'd', long = "data", value_name = "DATA")]
+    data: Option<String>,
+    /// Write the body to FILE instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The most one invoice may cost, in satoshis (default 1000).
+    #[arg(long, value_name = "SAT")]
+    max_cost: Option<u64>,
+    /// The routing fee limit per payment, in satoshis (default 10).
+    #[arg(long, value_name = "SAT")]
+    max_fee: Option<u64>,
+    /// Show the price, the budget headroom and whether a cached token applies; pay nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Machine output: one JSON object on stdout (the default when stdout is not a terminal).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// The exit code for a client error.
+fn exit_for(e: &Error) -> u8 {
+    match e {
+        Error::OverBudget { .. } | Error::OverMaxCost { .. } => LIMIT,
+        Error::PaymentFailed { paid: Paid::No, .. } => NOT_PAID,
+        Error::PaymentFailed { .. } | Error::PaymentPending { .. } => UNKNOWN,
+        Error::InvalidChallenge(_)
+        | Error::InvalidInvoice(_)
+        | Error::InvoiceMismatch
+        | Error::TokenRejected { .. }
+        | Error::InsecureTransport => SERVER,
+        _ => LOCAL,
+    }
+}
+
+fn client_error(e: &Error) -> ExitCode {
+    let mut v = json!({ "code": e.code(), "message": e.to_string() });
+    if let Some(reason) = e.reason() {
+        set(&mut v, "reason", json!(reason));
+    }
+    match e {
+        Error::PaymentFailed { payment_hash, paid, .. } => {
+            set(&mut v, "payment_hash", json!(payment_hash.to_string()));
+            set(&mut v, "paid", json!(paid.as_str()));
+        }
+        Error::PaymentPending { payment_hash } | Error::TokenRejected { payment_hash, .. } => {
+            set(&mut v, "payment_hash", json!(payment_hash.to_string()));
+        }
+        Error::OverBudget { limit_msat, spent_msat, needed_msat, .. } => {
+            set(&mut v, "limit_msat", json!(limit_msat));
+            set(&mut v, "spent_msat", json!(spent_msat));
+            set(&mut v, "needed_msat", json!(needed_msat));
+        }
+        _ => {}
+    }
+    eprintln!("{v}");
+    ExitCode::from(exit_for(e))
+}
+
+pub(crate) fn run(a: GetArgs) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt.block_on(get(a)),
+        Err(e) => out::fail("internal", &format!("no async runtime: {e}"), LOCAL),
+    }
+}
+
+fn parse_headers(lines: &[String]) -> Result<HeaderMap, String> {
+    let mut headers = HeaderMap::new();
+    for line in lines {
+        let (name, value) =
+            line.split_once(':').ok_or_else(|| format!("header {line:?} has no ':'"))?;
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| format!("bad header name in {line:?}"))?;
+        let value = HeaderValue::from_str(value.trim())
+            .map_err(|_| format!("bad header value in {line:?}"))?;
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+fn read_data(data: &str) -> Result<Vec<u8>, String> {
+    match data.strip_prefix('@') {
+        Some("-") => {
+            let mut buf = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+                .map_err(|e| format!("reading stdin: {e}"))?;
+            Ok(buf)
+        }
+        Some(path) => std::fs::read(path).map_err(|e| format!("reading {path}: {e}")),
+        None => Ok(data.as_bytes().to_vec()),
+    }
+}
+
+/// Stands in for the wallet in `--dry-run` when none is reachable: it is never asked to pay.
+struct NoPayer;
+
+#[async_trait::async_trait]
+impl Payer for NoPayer {
+    async fn pay(&self, _: PayRequest) -> Result<Payment, l402_lightning::Error> {
+        Err(l402_lightning::Error::Config("dry run: no payment".into()))
+    }
+    async fn payment_status(
+        &self,
+        _: &PaymentHash,
+    ) -> Result<PaymentStatus, l402_lightning::Error> {
+        Ok(PaymentStatus::Unknown)
+    }
+}
+
+async fn get(a: GetArgs) -> ExitCode {
+    let as_json = a.json || !std::io::stdout().is_terminal();
+    let url = match reqwest::Url::parse(&a.url) {
+        Ok(u) => u,
+        Err(e) => return out::usage(&format!("bad URL {:?}: {e}", a.url)),
+    };
+    let Ok(method) = Method::from_bytes(a.method.as_bytes()) else {
+        return out::usage(&format!("bad method {:?}", a.method));
+    };
+    let headers = match parse_headers(&a.headers) {
+        Ok(h) => h,
+        Err(e) => return out::usage(&e),
+    };
+    let body = match a.data.as_deref().map(read_data).transpose() {
+        Ok(b) => b,
+        Err(e) => return out::usage(&e),
+    };
+    let cfg = match ClientConfig::load(&a.client, a.max_cost, a.max_fee) {
+        Ok(c) => c,
+        Err(e) => return out::fail("config", &e.0, LOCAL),
+    };
+    // Another part of the program may have installed it already; either way one is in place.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = match reqwest::Client::builder().build() {
+        Ok(c) => c,
+        Err(e) => return out::fail("config", &format!("cannot build the HTTP client: {e}"), LOCAL),
+    };
+    let store = match cfg.open_store() {
+        Ok(s) => s,
+        Err(e) => return client_error(&e),
+    };
+    let (payer, network) = match (cfg.payer(), a.dry_run) {
+        (Ok(p), _) => p,
+        (Err(_), true) => {
+            let network = match &cfg.wallet {
+                Wallet::Lnd { network, .. } => *network,
+                Wallet::Dev { .. } => Network::Regtest,
+            };
+            (Arc::new(NoPayer) as Arc<dyn Payer>, network)
+        }
+        (Err(e), false) => return out::fail("config", &e.0, LOCAL),
+    };
+    let m = L402Middleware::builder(payer, store.clone())
+        .network(network)
+        .max_cost_msat(cfg.max_cost_msat)
+        .max_fee_msat(cfg.max_fee_msat)
+        .budget(cfg.budget.clone())
+        .build();
+    if a.dry_run {
+        return dry_run(&m, &http, method, url, headers, body, as_json).await;
+    }
+    let client = reqwest_middleware::ClientBuilder::new(http).with(m).build();
+    let mut req = client.request(method, url.clone()).headers(headers);
+    if let Some(b) = body {
+        req = req.body(b);
+    }
+    match req.send().await {
+        Ok(resp) => output(resp, &url, a.output.as_deref(), as_json).await,
+        Err(e) => match Error::from_middleware(&e) {
+            Some(ce) => client_error(ce),
+            None => out::fail("transport", &e.to_string(), TRANSPORT),
+        },
+    }
+}
+
+/// Sets a field of a JSON object (no-op on other values, which never reach here).
+pub(crate) fn set(v: &mut serde_json::Value, key: &str, value: serde_json::Value) {
+    if let Some(o) = v.as_object_mut() {
+        o.insert(key.to_owned(), value);
+    }
+}
+
+fn receipt_json(r: Option<&Receipt>) -> serde_json::Value {
+    match r {
+        None => serde_json::Value::Null,
+        Some(r) => json!({
+            "scope": r.scope.as_str(),
+            "payment_hash": r.payment_hash.to_string(),
+            "paid_now": r.paid_now,
+            "amount_msat": r.amount_msat,
+            "fee_msat": r.fee_msat,
+        }),
+    }
+}
+
+fn headers_json(h: &HeaderMap) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for (name, value) in h {
+        let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        match map.get_mut(name.as_str()) {
+            Some(serde_json::Value::Array(a)) => a.push(json!(v)),
+            _ => {
+                map.insert(name.as_str().to_owned(), json!([v]));
+            }
+        }
+    }
+    serde_json::Value::Object(map)
+}
+
+/// Draws `[#####     ]  45%  1.2/2.6 MB` on standard error.
+fn progress(done: u64, total: Option<u64>) {
+    let mb = |b: u64| b as f64 / 1_000_000.0;
+    match total.filter(|t| *t > 0) {
+        Some(t) => {
+            let pct = (done.min(t) * 100) / t;
+            let filled = usize::try_from(pct / 5).unwrap_or(20);
+            eprint!(
+                "\r[{}{}] {pct:>3}% {:.1}/{:.1} MB",
+                "#".repeat(filled),
+                " ".repeat(20usize.saturating_sub(filled)),
+                mb(done),
+                mb(t)
+            );
+        }
+        None => eprint!("\r{:.1} MB", mb(done)),
+    }
+}
+
+async fn output(
+    mut resp: reqwest::Response,
+    url: &reqwest::Url,
+    file: Option<&std::path::Path>,
+    as_json: bool,
+) -> ExitCode {
+    let status = resp.status();
+    let receipt = resp.extensions().get::<Receipt>().cloned();
+    let headers = resp.headers().clone();
+    let total = resp.content_length();
+    let show_progress = file.is_some() && std::io::stderr().is_terminal();
+    let mut sink: Box<dyn std::io::Write> = match file {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Box::new(std::io::BufWriter::new(f)),
+            Err(e) => {
+                return out::fail(
+                    "output",
+                    &format!("cannot create {}: {e}", path.display()),
+                    LOCAL,
+                )
+            }
+        },
+        None => Box::new(Vec::new()),
+    };
+    let mut body = Vec::new();
+    let mut done = 0u64;
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                done += chunk.len() as u64;
+                let written = if file.is_some() {
+                    sink.write_all(&chunk)
+                } else {
+                    body.extend_from_slice(&chunk);
+                    Ok(())
+                };
+                if let Err(e) = written {
+                    return out::fail("output", &e.to_string(), LOCAL);
+                }
+                if show_progress {
+                    progress(done, total);
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return out::fail("transport", &format!("reading the body: {e}"), TRANSPORT),
+        }
+    }
+    if show_progress {
+        eprintln!();
+    }
+    if let Err(e) = sink.flush() {
+        return out::fail("output", &e.to_string(), LOCAL);
+    }
+    if as_json {
+        let mut v = json!({
+            "url": url.as_str(),
+            "status": status.as_u16(),
+            "headers": headers_json(&headers),
+            "payment": receipt_json(receipt.as_ref()),
+            "bytes": done,
+        });
+        match file {
+            Some(path) => set(&mut v, "output", json!(path.display().to_string())),
+            None => match String::from_utf8(body) {
+                Ok(text) => set(&mut v, "body", json!(text)),
+                Err(e) => {
+                    use base64::Engine as _;
+                    set(
+                        &mut v,
+                        "body_base64",
+                        json!(base64::engine::general_purpose::STANDARD.encode(e.into_bytes())),
+                    );
+                }
+            },
+        }
+        println!("{v}");
+    } else {
+        if file.is_none() {
+            let mut stdout = std::io::stdout().lock();
+            if stdout.write_all(&body).and_then(|()| stdout.flush()).is_err() {
+                return ExitCode::from(LOCAL);
+            }
+        }
+        if let Some(r) = receipt.filter(|r| r.paid_now) {
+            eprintln!(
+                "l402: paid {} msat (+{} msat fee) for {}, payment hash {}",
+                r.amount_msat, r.fee_msat, r.scope, r.payment_hash
+            );
+        }
+    }
+    if status.as_u16() >= 400 {
+        ExitCode::from(HTTP_ERROR)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn dry_run(
+    m: &L402Middleware,
+    http: &reqwest::Client,
+    method: Method,
+    url: reqwest::Url,
+    headers: HeaderMap,
+    body: Option<Vec<u8>>,
+    as_json: bool,
+) -> ExitCode {
+    let scope = match Scope::for_url(&url, ScopePolicy::Origin) {
+        Ok(s) => s,
+        Err(e) => return client_error(&e),
+    };
+    let store = m.store().clone();
+    let cached = match store.token(&scope) {
+        Ok(t) => t,
+        Err(e) => return client_error(&e),
+    };
+    let mut req = http.request(method, url.clone()).headers(headers);
+    if let Some(t) = &cached {
+        req = req.header(
+            http::header::AUTHORIZATION,
+            Credential::new(t.macaroon.clone(), t.preimage.clone()).to_authorization_value(),
+        );
+    }
+    if let Some(b) = body {
+        req = req.body(b);
+    }
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(e) => return out::fail("transport", &e.to_string(), TRANSPORT),
+    };
+    let status = resp.status();
+    let payment_required = status == StatusCode::PAYMENT_REQUIRED
+        || (status == StatusCode::UNAUTHORIZED
+            && l402_http::challenges_from_headers(resp.headers())
+                .is_ok_and(|o| l402_http::select(&o).is_ok()));
+    let quote = if payment_required {
+        match m.quote(&url, resp.headers()).await {
+            Ok(q) => json!({
+                "payment_hash": q.payment_hash.to_string(),
+                "amount_msat": q.amount_msat,
+                "max_fee_msat": q.max_fee_msat,
+                "would_pay": q.refusal.is_none(),
+                "refusal": q.refusal,
+            }),
+            Err(e) => json!({ "would_pay": false, "refusal": e.to_string(), "code": e.code() }),
+        }
+    } else {
+        serde_json::Value::Null
+    };
+    let budget = m.config().budget.clone();
+    let headroom =
+        budget.headroom(scope.domain(), SystemTime::now(), &mut |since, d| store.spent(since, d));
+    let headroom = match headroom {
+        Ok(h) => h
+            .into_iter()
+            .map(|(kind, limit, left)| json!({ "budget": kind.as_str(), "limit_msat": limit, "remaining_msat": left }))
+            .collect::<Vec<_>>(),
+        Err(e) => return client_error(&e),
+    };
+    let v = json!({
+        "dry_run": true,
+        "url": url.as_str(),
+        "scope": scope.as_str(),
+        "status": status.as_u16(),
+        "cached_token": cached.is_some(),
+        "cached_token_accepted": cached.is_some() && !payment_required,
+        "payment_required": payment_required,
+        "quote": quote,
+        "budget": headroom,
+    });
+    if as_json {
+        println!("{v}");
+    } else {
+        match serde_json::to_string_pretty(&v) {
+            Ok(s) => println!("{s}"),
+            Err(_) => println!("{v}"),
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,498 @@
+//! The reqwest middleware: answer 402s by paying, reuse tokens, never pay twice.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use http::{Extensions, StatusCode};
+use l402_http::{challenges_from_headers, select, Challenge, Credential};
+use l402_lightning::clock::{Clock, SystemClock};
+use l402_lightning::{check_against_macaroon, Invoice, PayRequest, Payer, PaymentStatus};
+use l402_token::PaymentHash;
+use reqwest::{Request, Response, Url};
+use reqwest_middleware::{Middleware, Next};
+
+use crate::scope::{is_loopback, ledger_url};
+use crate::store::TokenStore;
+use crate::{Builder, Config, Error, Outcome, Paid, PendingPayment, Resolution, Scope, Token};
+
+/// A reqwest middleware that pays L402 challenges. Cheap to clone; clones share their
+/// in-process locks.
+///
+/// See the crate documentation for the flow and an example.
+#[derive(Clone)]
+pub struct L402Middleware {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    payer: Arc<dyn Payer>,
+    store: Arc<dyn TokenStore>,
+    config: Config,
+    clock: Arc<dyn Clock>,
+    locks: Mutex<HashMap<Scope, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl core::fmt::Debug for L402Middleware {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("L402Middleware")
+            .field("store", &self.inner.store)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a challenge would cost, without paying it (`l402 get --dry-run`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Quote {
+    /// The scope a token would be bought for.
+    pub scope: Scope,
+    /// The invoice's payment hash.
+    pub payment_hash: PaymentHash,
+    /// The price in millisatoshis.
+    pub amount_msat: u64,
+    /// The fee limit that would be used, in millisatoshis.
+    pub max_fee_msat: u64,
+    /// The first check paying would fail, if any (over budget, over max cost, bad invoice).
+    pub refusal: Option<String>,
+}
+
+/// Attached to every response the middleware obtained with an L402 token:
+/// `response.extensions().get::<Receipt>()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Receipt {
+    /// The token's scope.
+    pub scope: Scope,
+    /// The token's payment hash.
+    pub payment_hash: PaymentHash,
+    /// True when this request paid for the token; false when it reused a stored one.
+    pub paid_now: bool,
+    /// The amount paid by this request in millisatoshis (0 when reused).
+    pub amount_msat: u64,
+    /// The fee paid by this request in millisatoshis (0 when reused).
+    pub fee_msat: u64,
+}
+
+impl Receipt {
+    fn reused(token: &Token) -> Receipt {
+        Receipt {
+            scope: token.scope.clone(),
+            payment_hash: token.payment_hash,
+            paid_now: false,
+            amount_msat: 0,
+            fee_msat: 0,
+        }
+    }
+}
+
+/// How one pending payment was resolved by [`L402Middleware::recover`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    /// The payment.
+    pub payment_hash: PaymentHash,
+    /// Its outcome now: `Paid` (token stored), `Failed`, or still `Pending`.
+    pub outcome: Outcome,
+}
+
+/// Payer errors after which the payment certainly did not happen.
+fn definitely_not_paid(e: &l402_lightning::Error) -> bool {
+    use l402_lightning::Error as E;
+    matches!(
+        e,
+        E::InvoiceExpired
+            | E::NoRoute
+            | E::InsufficientBalance
+            | E::InvoiceNotFound
+            | E::AmountRequired
+            | E::WrongNetwork { .. }
+            | E::MalformedInvoice(_)
+            | E::InvalidInvoiceSignature
+            | E::PaymentHashMismatch
+            | E::PermissionDenied(_)
+            | E::PaymentFailed(_)
+            | E::FeeLimitExceeded
+            | E::InvalidRequest(_)
+            | E::Config(_)
+    )
+}
+
+impl From<Error> for reqwest_middleware::Error {
+    fn from(e: Error) -> Self {
+        reqwest_middleware::Error::middleware(e)
+    }
+}
+
+fn with_token(mut req: Request, token: &Token) -> Request {
+    let credential = Credential::new(token.macaroon.clone(), token.preimage.clone());
+    credential.write_authorization(req.headers_mut());
+    req
+}
+
+/// A 402, or a 401 that carries an L402 challenge (Aperture's answer on some paths).
+fn needs_payment(resp: &Response) -> bool {
+    match resp.status() {
+        StatusCode::PAYMENT_REQUIRED => true,
+        StatusCode::UNAUTHORIZED => {
+            challenges_from_headers(resp.headers()).is_ok_and(|offered| select(&offered).is_ok())
+        }
+        _ => false,
+    }
+}
+
+fn replay(template: &Request) -> Result<Request, Error> {
+    template.try_clone().ok_or(Error::BodyNotReplayable)
+}
+
+impl L402Middleware {
+    /// Starts building a middleware that pays with `payer` and keeps tokens in `store`.
+    pub fn builder(payer: Arc<dyn Payer>, store: Arc<dyn TokenStore>) -> Builder {
+        Builder { payer, store, config: Config::default(), clock: Arc::new(SystemClock) }
+    }
+
+    pub(crate) fn from_parts(
+        payer: Arc<dyn Payer>,
+        store: Arc<dyn TokenStore>,
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> L402Middleware {
+        L402Middleware {
+            inner: Arc::new(Inner {
+                payer,
+                store,
+                config,
+                clock,
+                locks: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The token store.
+    pub fn store(&self) -> &Arc<dyn TokenStore> {
+        &self.inner.store
+    }
+
+    async fn blocking<R, F>(&self, f: F) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn TokenStore) -> Result<R, Error> + Send + 'static,
+    {
+        let store = self.inner.store.clone();
+        tokio::task::spawn_blocking(move || f(&*store))
+            .await
+            .map_err(|e| Error::Store(format!("store task failed: {e}")))?
+    }
+
+    fn local_lock(&self, scope: &Scope) -> Arc<tokio::sync::Mutex<()>> {
+        // The map only grows by cloning Arcs in; a poisoned lock still holds a valid map.
+        let mut locks = self.inner.locks.lock().unwrap_or_else(|e| e.into_inner());
+        locks.entry(scope.clone()).or_default().clone()
+    }
+
+    /// Takes this process's lock for `scope`, then the store's (other processes).
+    async fn lock(
+        &self,
+        scope: &Scope,
+    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, crate::ScopeGuard), Error> {
+        let local = self.local_lock(scope).lock_owned().await;
+        let s = scope.clone();
+        let guard = self.blocking(move |st| st.lock_scope(&s)).await?;
+        Ok((local, guard))
+    }
+
+    /// Checks a challenge's invoice before any money moves.
+    fn check_invoice(&self, challenge: &Challenge) -> Result<(Invoice, u64), Error> {
+        let invoice = Invoice::parse(&challenge.invoice).map_err(Error::InvalidInvoice)?;
+        let amount = invoice.require_amount().map_err(Error::InvalidInvoice)?;
+        check_against_macaroon(&invoice, &challenge.macaroon).map_err(|e| match e {
+            l402_lightning::Error::PaymentHashMismatch => Error::InvoiceMismatch,
+            other => Error::InvalidInvoice(other),
+        })?;
+        invoice.check_network(self.inner.config.network).map_err(Error::InvalidInvoice)?;
+        invoice.check_not_expired(self.inner.clock.now()).map_err(Error::InvalidInvoice)?;
+        if amount > self.inner.config.max_cost_msat {
+            return Err(Error::OverMaxCost {
+                amount_msat: amount,
+                max_cost_msat: self.inner.config.max_cost_msat,
+            });
+        }
+        Ok((invoice, amount))
+    }
+
+    fn check_transport(&self, url: &Url) -> Result<(), Error> {
+        if url.scheme() == "http" && !is_loopback(url) && !self.inner.config.allow_insecure_http {
+            return Err(Error::InsecureTransport);
+        }
+        Ok(())
+    }
+
+    /// What paying the challenge in a 402 response's headers would cost and whether it would
+    /// be allowed, without paying. `url` is the request's.
+    pub async fn quote(&self, url: &Url, headers: &http::HeaderMap) -> Result<Quote, Error> {
+        let scope = Scope::for_url(url, self.inner.config.scope)?;
+        let offered = challenges_from_headers(headers).map_err(Error::InvalidChallenge)?;
+        let challenge = select(&offered).map_err(Error::InvalidChallenge)?;
+        let invoice = Invoice::parse(&challenge.invoice).map_err(Error::InvalidInvoice)?;
+        let max_fee_msat = self.inner.config.max_fee_msat;
+        let mut refusal = self.check_transport(url).err().map(|e| e.to_string());
+        if refusal.is_none() {
+            refusal = self.check_invoice(challenge).err().map(|e| e.to_string());
+        }
+        let amount_msat = invoice.amount_msat().unwrap_or(0);
+        if refusal.is_none() {
+            let budget = self.inner.config.budget.clone();
+            let domain = scope.domain().to_owned();
+            let now = self.inner.clock.now();
+            let needed = amount_msat.saturating_add(max_fee_msat);
+            let checked = self
+                .blocking(move |st| {
+                    budget.check(needed, &domain, now, &mut |since, d| st.spent(since, d))
+                })
+                .await;
+            refusal = checked.err().map(|e| e.to_string());
+        }
+        Ok(Quote {
+            scope,
+            payment_hash: invoice.payment_hash(),
+            amount_msat,
+            max_fee_msat,
+            refusal,
+        })
+    }
+
+    /// Resolves every pending payment in the store through the payer's status lookup: paid
+    /// ones get their token stored, failed or never-attempted ones release their budget
+    /// reservation, in-flight ones stay pending. Nothing is paid. Safe to run while other
+    /// processes use the store: each payment is resolved under its scope's lock.
+    pub async fn recover(&self) -> Result<Vec<Recovered>, Error> {
+        let pending = self.blocking(|st| st.pending()).await?;
+        let mut out = Vec::new();
+        for p in pending {
+            let _guards = self.lock(&p.scope).await?;
+            // Resolved by someone else while we waited for the lock?
+            let hash = p.payment_hash;
+            let still = self
+                .blocking(move |st| Ok(st.pending()?.into_iter().any(|q| q.payment_hash == hash)))
+                .await?;
+            if !still {
+                continue;
+            }
+            let outcome = self.resolve_orphan(&p).await?;
+            out.push(Recovered { payment_hash: hash, outcome });
+        }
+        Ok(out)
+    }
+
+    /// Resolves a pending payment whose owner is gone (the caller holds its scope's lock).
+    async fn resolve_orphan(&self, p: &PendingPayment) -> Result<Outcome, Error> {
+        let resolution = match self.inner.payer.payment_status(&p.payment_hash).await {
+            Ok(PaymentStatus::Succeeded(paid)) if paid.preimage.check(&p.payment_hash).is_ok() => {
+                Resolution::Paid { preimage: paid.preimage, fee_msat: paid.fee_msat }
+            }
+            Ok(PaymentStatus::Failed(e)) => Resolution::Failed(e.code().to_owned()),
+            // The payer never attempted it: the process died between recording and paying.
+            Ok(PaymentStatus::Unknown) => Resolution::Failed("not-attempted".to_owned()),
+            // In flight, a success without a valid proof, or the payer cannot be asked: keep
+            // the reservation and do not pay for this scope until it resolves.
+            _ => return Ok(Outcome::Pending),
+        };
+        let hash = p.payment_hash;
+        let now = self.inner.clock.now();
+        let r = resolution.clone();
+        self.blocking(move |st| st.resolve_payment(&hash, &r, now)).await?;
+        Ok(match resolution {
+            Resolution::Paid { .. } => Outcome::Paid,
+            Resolution::Failed(code) => Outcome::Failed(code),
+        })
+    }
+
+    /// Resolves pending payments of `scope` left by dead processes; fails if one stays
+    /// unresolved. The caller holds the scope's lock.
+    async fn settle_scope(&self, scope: &Scope) -> Result<(), Error> {
+        let s = scope.clone();
+        let pending = self
+            .blocking(move |st| {
+                Ok(st.pending()?.into_iter().filter(|p| p.scope == s).collect::<Vec<_>>())
+            })
+            .await?;
+        for p in pending {
+            if self.resolve_orphan(&p).await? == Outcome::Pending {
+                return Err(Error::PaymentPending { payment_hash: p.payment_hash });
+            }
+        }
+        Ok(())
+    }
+
+    /// Pays the challenge in `resp` for `scope` (the caller holds the scope's lock) and
+    /// returns the stored token.
+    async fn pay(&self, scope: &Scope, url: &Url, resp: &Response) -> Result<Token, Error> {
+        let offered = challenges_from_headers(resp.headers()).map_err(Error::InvalidChallenge)?;
+        let challenge = select(&offered).map_err(Error::InvalidChallenge)?;
+        let (invoice, amount_msat) = self.check_invoice(challenge)?;
+        self.check_transport(url)?;
+        let cfg = &self.inner.config;
+        let now = self.inner.clock.now();
+        let hash = invoice.payment_hash();
+        let pending = PendingPayment {
+            time: now,
+            url: ledger_url(url),
+            scope: scope.clone(),
+            payment_hash: hash,
+            amount_msat,
+            max_fee_msat: cfg.max_fee_msat,
+            expires_at: invoice.expires_at(),
+            macaroon: challenge.macaroon.clone(),
+        };
+        let (p, budget) = (pending.clone(), cfg.budget.clone());
+        self.blocking(move |st| st.begin_payment(&p, &budget, now)).await?;
+        tracing::info!(%hash, amount_msat, url = %pending.url, "paying L402 invoice");
+
+        let paid = self
+            .inner
+            .payer
+            .pay(PayRequest {
+                bolt11: invoice.as_str().to_owned(),
+                max_fee_msat: cfg.max_fee_msat,
+                timeout: cfg.pay_timeout,
+            })
+            .await;
+        let (resolution, failure) = match paid {
+            Ok(p) if p.preimage.check(&hash).is_ok() => {
+                (Resolution::Paid { preimage: p.preimage, fee_msat: p.fee_msat }, None)
+            }
+            Ok(_) => {
+                let e = l402_lightning::Error::Backend("payer returned a wrong preimage".into());
+                self.after_unknown(hash, e).await?
+            }
+            Err(e) if definitely_not_paid(&e) => (Resolution::Failed(e.code().to_owned()), Some(e)),
+            Err(e) => self.after_unknown(hash, e).await?,
+        };
+        let now = self.inner.clock.now();
+        let r = resolution.clone();
+        self.blocking(move |st| st.resolve_payment(&hash, &r, now)).await?;
+        match (resolution, failure) {
+            (Resolution::Paid { preimage, fee_msat }, _) => Ok(Token {
+                scope: scope.clone(),
+                macaroon: challenge.macaroon.clone(),
+                preimage,
+                payment_hash: hash,
+                amount_msat,
+                fee_msat,
+                created_at: now,
+            }),
+            (Resolution::Failed(code), failure) => Err(Error::PaymentFailed {
+                payment_hash: hash,
+                paid: Paid::No,
+                source: failure.unwrap_or(l402_lightning::Error::PaymentFailed(code)),
+            }),
+        }
+    }
+
+    /// After an error that leaves the outcome open, asks the payer once. Returns the
+    /// resolution if known; otherwise the payment stays pending and this is an error.
+    async fn after_unknown(
+        &self,
+        hash: PaymentHash,
+        e: l402_lightning::Error,
+    ) -> Result<(Resolution, Option<l402_lightning::Error>), Error> {
+        match self.inner.payer.payment_status(&hash).await {
+            Ok(PaymentStatus::Succeeded(p)) if p.preimage.check(&hash).is_ok() => {
+                Ok((Resolution::Paid { preimage: p.preimage, fee_msat: p.fee_msat }, None))
+            }
+            Ok(PaymentStatus::Failed(f)) => Ok((Resolution::Failed(f.code().to_owned()), Some(f))),
+            _ => Err(Error::PaymentFailed { payment_hash: hash, paid: Paid::Unknown, source: e }),
+        }
+    }
+
+    async fn run(
+        &self,
+        req: Request,
+        ext: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        // Only http(s) URLs with a host have a scope; anything else is not ours to pay for.
+        let Ok(scope) = Scope::for_url(req.url(), self.inner.config.scope) else {
+            return next.run(req, ext).await;
+        };
+        let url = req.url().clone();
+        let template = req.try_clone();
+        let s = scope.clone();
+        let cached = self.blocking(move |st| st.token(&s)).await?;
+        let mut tried: Vec<PaymentHash> = Vec::new();
+        let first = match &cached {
+            Some(t) => with_token(req, t),
+            None => req,
+        };
+        let mut resp = next.clone().run(first, ext).await?;
+        if !needs_payment(&resp) {
+            if let Some(t) = &cached {
+                resp.extensions_mut().insert(Receipt::reused(t));
+            }
+            return Ok(resp);
+        }
+        if let Some(t) = cached {
+            tracing::info!(scope = %scope, hash = %t.payment_hash, "cached L402 token rejected");
+            self.drop_token(&scope, t.payment_hash).await?;
+            tried.push(t.payment_hash);
+        }
+        let Some(template) = template else { return Err(Error::BodyNotReplayable.into()) };
+
+        let token = {
+            let _guards = self.lock(&scope).await?;
+            self.settle_scope(&scope).await?;
+            // Another task or process may have bought a token while we waited.
+            let s = scope.clone();
+            if let Some(t) = self.blocking(move |st| st.token(&s)).await? {
+                if !tried.contains(&t.payment_hash) {
+                    let mut r = next.clone().run(with_token(replay(&template)?, &t), ext).await?;
+                    if !needs_payment(&r) {
+                        r.extensions_mut().insert(Receipt::reused(&t));
+                        return Ok(r);
+                    }
+                    self.drop_token(&scope, t.payment_hash).await?;
+                    resp = r;
+                }
+            }
+            self.pay(&scope, &url, &resp).await?
+        };
+
+        let mut r = next.run(with_token(template, &token), ext).await?;
+        if needs_payment(&r) {
+            self.drop_token(&scope, token.payment_hash).await?;
+            return Err(Error::TokenRejected {
+                payment_hash: token.payment_hash,
+                status: r.status().as_u16(),
+            }
+            .into());
+        }
+        r.extensions_mut().insert(Receipt {
+            paid_now: true,
+            amount_msat: token.amount_msat,
+            fee_msat: token.fee_msat,
+            ..Receipt::reused(&token)
+        });
+        Ok(r)
+    }
+
+    async fn drop_token(&self, scope: &Scope, hash: PaymentHash) -> Result<(), Error> {
+        let s = scope.clone();
+        self.blocking(move |st| st.remove_token(&s, Some(&hash))).await.map(|_| ())
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for L402Middleware {
+    async fn handle(
+        &self,
+        req: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        self.run(req, extensions, next).await
+    }
+}

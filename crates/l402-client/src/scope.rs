@@ -1,0 +1,115 @@
+//! Which requests a paid token is reused for (decision 0700).
+
+use core::fmt;
+
+use reqwest::Url;
+
+use crate::Error;
+
+/// How far a token reaches: the requests it is sent with before paying again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ScopePolicy {
+    /// Every request to the same origin (scheme, host, port). The default: Aperture grants a
+    /// token per service, which is an origin in almost every deployment, and lnget keys tokens
+    /// by domain the same way.
+    #[default]
+    Origin,
+    /// Requests to the same origin whose path starts with the paid request's directory (the
+    /// path up to its last `/`), for hosts that sell several services under one origin.
+    PathPrefix,
+}
+
+/// A token's reach, written as a URL prefix: `https://host:443` or `https://host:443/api/`.
+///
+/// Ports are always explicit and host names lower-case, so one origin has one scope.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Scope(String);
+
+impl Scope {
+    /// The scope of a request URL under `policy`. URLs without a host (`data:`, `file:`) and
+    /// schemes other than `http` and `https` have none.
+    pub fn for_url(url: &Url, policy: ScopePolicy) -> Result<Scope, Error> {
+        let scheme = url.scheme();
+        if scheme != "http" && scheme != "https" {
+            return Err(Error::Config(format!("no L402 scope for {scheme}: URLs")));
+        }
+        let host = url
+            .host_str()
+            .ok_or_else(|| Error::Config("URL has no host".into()))?
+            .to_ascii_lowercase();
+        let port =
+            url.port_or_known_default().ok_or_else(|| Error::Config("URL has no port".into()))?;
+        let origin = format!("{scheme}://{host}:{port}");
+        Ok(match policy {
+            ScopePolicy::Origin => Scope(origin),
+            ScopePolicy::PathPrefix => {
+                let path = url.path();
+                let dir = path.rfind('/').and_then(|i| path.get(..=i)).unwrap_or("/");
+                Scope(format!("{origin}{dir}"))
+            }
+        })
+    }
+
+    /// Reads a scope back from its text form, as stored or typed by a user
+    /// (`l402 tokens remove`). The text must be an `http`/`https` URL prefix in canonical form.
+    pub fn parse(text: &str) -> Result<Scope, Error> {
+        let url =
+            Url::parse(text).map_err(|e| Error::Config(format!("bad scope {text:?}: {e}")))?;
+        let origin = Scope::for_url(&url, ScopePolicy::Origin)?;
+        let path = url.path();
+        let scope = if path == "/" && !text.ends_with('/') {
+            origin
+        } else {
+            Scope::for_url(&url, ScopePolicy::PathPrefix)?
+        };
+        if scope.0 != text {
+            return Err(Error::Config(format!(
+                "scope {text:?} is not canonical; did you mean {:?}?",
+                scope.0
+            )));
+        }
+        Ok(scope)
+    }
+
+    /// The text form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The host name, which budgets and the spend ledger call the domain.
+    pub fn domain(&self) -> &str {
+        let rest = self.0.split_once("://").map_or("", |(_, r)| r);
+        // IPv6 literals keep their brackets; the port follows the last ':' after them.
+        let host_port = rest.split('/').next().unwrap_or("");
+        host_port.rsplit_once(':').map_or(host_port, |(h, _)| h)
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The URL as written in the spend ledger: without query and fragment, which often carry API
+/// keys or personal data, and without user info.
+pub(crate) fn ledger_url(url: &Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    // Both only fail for URLs that cannot have a user (no host); those have none to remove.
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.to_string()
+}
+
+/// Whether a URL's host is loopback, where plain HTTP cannot be observed by others.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else { return false };
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}

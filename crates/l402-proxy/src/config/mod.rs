@@ -1,0 +1,398 @@
+//! The proxy's configuration: a TOML file, environment overrides, and validation that names
+//! the exact key at fault.
+//!
+//! Every key is documented in `docs/proxy.md`; `examples/proxy.toml` (in this crate) is an
+//! annotated example. [`Config::load`] reads a file, applies `L402_PROXY__…` environment
+//! overrides ([`ENV_PREFIX`]) and validates; [`Config::from_toml_str`] does the same from a
+//! string and an explicit environment, which is what tests use.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::Error;
+
+mod env;
+mod validate;
+
+/// Environment variables starting with this override configuration keys: `__` separates
+/// path segments, a number indexes an array, and names are lower-cased. For example
+/// `L402_PROXY__LISTEN__ADDR=0.0.0.0:8080` or `L402_PROXY__SERVICES__0__PRICE_MSAT=5000`.
+pub const ENV_PREFIX: &str = "L402_PROXY__";
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// The public listener.
+    #[serde(default)]
+    pub listen: ListenConfig,
+    /// The admin API, on its own listener. Absent: no admin API.
+    #[serde(default)]
+    pub admin: Option<AdminConfig>,
+    /// Where the SQLite store and other state live (default `./l402-proxy-data`).
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The token store.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// The Lightning backend that issues invoices.
+    #[serde(default)]
+    pub lightning: LightningConfig,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// How long a graceful shutdown waits for in-flight requests, in seconds (default 30).
+    #[serde(default = "default_grace")]
+    pub shutdown_grace_secs: u64,
+    /// How long a challenge's invoice stays payable, in seconds (default 600).
+    #[serde(default = "default_invoice_expiry")]
+    pub invoice_expiry_secs: u64,
+    /// Challenges (each one a new invoice) allowed per client address and minute (default 30).
+    #[serde(default = "default_rate")]
+    pub challenges_per_minute: u64,
+    /// Load balancers in front of the proxy (addresses or CIDR networks): their
+    /// `X-Forwarded-For`/`Forwarded` headers name the real client, for rate limits and
+    /// `client_ip` caveats. Empty (default): the peer address is the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// The priced services, matched in order; the first match wins.
+    #[serde(default)]
+    pub services: Vec<ServiceConfig>,
+}
+
+/// `[listen]`: the public listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ListenConfig {
+    /// `host:port` to listen on (default `127.0.0.1:8402`).
+    #[serde(default = "default_listen")]
+    pub addr: String,
+    /// PEM certificate chain: with `tls_key`, the listener speaks TLS (HTTP/1.1 and h2 by ALPN).
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
+    /// Path of the health endpoint, answered by the proxy itself (default `/healthz`).
+    #[serde(default = "default_health")]
+    pub health_path: String,
+    /// Path of the Prometheus metrics endpoint (default `/metrics`); empty turns it off on
+    /// the public listener (it is always on the admin listener).
+    #[serde(default = "default_metrics")]
+    pub metrics_path: String,
+}
+
+/// `[admin]`: the admin API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AdminConfig {
+    /// `host:port` of the admin listener (default `127.0.0.1:8403`).
+    #[serde(default = "default_admin")]
+    pub addr: String,
+    /// The bearer token the admin API requires (at least 16 characters). Prefer setting it
+    /// through `L402_PROXY__ADMIN__TOKEN`.
+    #[serde(default)]
+    pub token: String,
+}
+
+/// `[store]`: where root keys, revocations and usage counts are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct StoreConfig {
+    /// `"sqlite"` (default, `<data_dir>/proxy.sqlite`) or `"postgres"`.
+    #[serde(default = "default_store_kind")]
+    pub kind: String,
+    /// The PostgreSQL connection string (`postgres://user:pass@host/db`), with `kind = "postgres"`.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// `[lightning]`: the invoice backend.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct LightningConfig {
+    /// `"dev"` (default; the embedded dev node, NOT FOR REAL MONEY) or `"lnd"`.
+    #[serde(default = "default_backend")]
+    pub backend: String,
+    /// Dev node: where its pairing file is written so `l402 get` can pay (default
+    /// `$L402_DEV_DIR`, else `~/.l402/dev`).
+    #[serde(default)]
+    pub dev_dir: Option<PathBuf>,
+    /// LND: the gRPC endpoint, e.g. `https://127.0.0.1:10009`.
+    #[serde(default)]
+    pub lnd_endpoint: Option<String>,
+    /// LND: the node's `tls.cert`.
+    #[serde(default)]
+    pub lnd_tls_cert: Option<PathBuf>,
+    /// LND: a macaroon file allowed to create and look up invoices (`invoice.macaroon`).
+    #[serde(default)]
+    pub lnd_macaroon: Option<PathBuf>,
+    /// LND: `mainnet`, `testnet`, `signet` or `regtest` (default `mainnet`).
+    #[serde(default)]
+    pub network: Option<String>,
+}
+
+/// `[log]`: structured logs through `tracing`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct LogConfig {
+    /// `"text"` (default) or `"json"`.
+    #[serde(default = "default_log_format")]
+    pub format: String,
+    /// `error`, `warn`, `info` (default), `debug` or `trace`.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+/// One `[[services]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ServiceConfig {
+    /// The service name minted into tokens (`services=<name>:0`). Several entries may share
+    /// a name (one token then covers all of them). Letters, digits, `-`, `.`, `_`.
+    pub name: String,
+    /// Host names this entry answers (`api.example.com`, or `*.example.com` for any
+    /// subdomain); empty matches every host. Ports are ignored.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Path prefix, matched on whole segments after normalisation (default `/`).
+    #[serde(default = "default_prefix")]
+    pub path_prefix: String,
+    /// The upstream base URL (`http://…` or `https://…`); the request path is appended as is.
+    pub upstream: String,
+    /// Speak HTTP/2 to the upstream with prior knowledge (h2c over plain TCP). gRPC
+    /// requests always use HTTP/2.
+    #[serde(default)]
+    pub upstream_http2: bool,
+    /// A PEM CA bundle to verify the upstream's certificate with instead of the Mozilla roots.
+    #[serde(default)]
+    pub upstream_ca_file: Option<PathBuf>,
+    /// Whether requests need a paid token (default true).
+    #[serde(default = "default_true")]
+    pub auth: bool,
+    /// Static price in millisatoshis.
+    #[serde(default)]
+    pub price_msat: Option<u64>,
+    /// Static price in satoshis (an alternative to `price_msat`).
+    #[serde(default)]
+    pub price_sat: Option<u64>,
+    /// A pricing endpoint called for each challenge (see `docs/proxy.md`).
+    #[serde(default)]
+    pub pricing_url: Option<String>,
+    /// Paths under this service that are served without payment, matched on whole segments.
+    #[serde(default)]
+    pub free_paths: Vec<String>,
+    /// The capability a request to this entry exercises, checked against the token's
+    /// `<name>_capabilities` caveat.
+    #[serde(default)]
+    pub capability: Option<String>,
+    /// Caveats minted into new tokens.
+    #[serde(default)]
+    pub caveats: CaveatConfig,
+    /// Forward the client's L402 credential (Authorization, Macaroon, Grpc-Metadata-Macaroon)
+    /// to the upstream (default false: the preimage never leaves the proxy).
+    #[serde(default)]
+    pub forward_credentials: bool,
+}
+
+/// `[services.caveats]`: restrictions minted into each new token of a service.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct CaveatConfig {
+    /// `<name>_capabilities=…`: the capabilities the token grants (empty: unrestricted).
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// `<name>_valid_until=now+N`: validity period in seconds.
+    #[serde(default)]
+    pub valid_for_secs: Option<u64>,
+    /// `max_uses=N`: the usage allowance.
+    #[serde(default)]
+    pub max_uses: Option<u64>,
+    /// `methods=…`: the HTTP methods the token may be used with.
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// `path_prefix=<the service's path_prefix>`: bind the token to this entry's paths.
+    #[serde(default)]
+    pub bind_path: bool,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("l402-proxy-data")
+}
+fn default_grace() -> u64 {
+    30
+}
+fn default_listen() -> String {
+    "127.0.0.1:8402".into()
+}
+fn default_admin() -> String {
+    "127.0.0.1:8403".into()
+}
+fn default_health() -> String {
+    "/healthz".into()
+}
+fn default_metrics() -> String {
+    "/metrics".into()
+}
+fn default_store_kind() -> String {
+    "sqlite".into()
+}
+fn default_backend() -> String {
+    "dev".into()
+}
+fn default_log_format() -> String {
+    "text".into()
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+fn default_prefix() -> String {
+    "/".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_invoice_expiry() -> u64 {
+    600
+}
+fn default_rate() -> u64 {
+    30
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        ListenConfig {
+            addr: default_listen(),
+            tls_cert: None,
+            tls_key: None,
+            health_path: default_health(),
+            metrics_path: default_metrics(),
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { kind: default_store_kind(), url: None }
+    }
+}
+
+impl Default for LightningConfig {
+    fn default() -> Self {
+        LightningConfig {
+            backend: default_backend(),
+            dev_dir: None,
+            lnd_endpoint: None,
+            lnd_tls_cert: None,
+            lnd_macaroon: None,
+            network: None,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: default_log_format(), level: default_log_level() }
+    }
+}
+
+impl AdminConfig {
+    /// An admin API on `addr` guarded by `token`.
+    pub fn new(addr: impl Into<String>, token: impl Into<String>) -> AdminConfig {
+        AdminConfig { addr: addr.into(), token: token.into() }
+    }
+}
+
+impl ServiceConfig {
+    /// A service with the defaults: auth on, no price yet, prefix `/`, every host.
+    pub fn new(name: impl Into<String>, upstream: impl Into<String>) -> ServiceConfig {
+        ServiceConfig {
+            name: name.into(),
+            hosts: Vec::new(),
+            path_prefix: default_prefix(),
+            upstream: upstream.into(),
+            upstream_http2: false,
+            upstream_ca_file: None,
+            auth: true,
+            price_msat: None,
+            price_sat: None,
+            pricing_url: None,
+            free_paths: Vec::new(),
+            capability: None,
+            caveats: CaveatConfig::default(),
+            forward_credentials: false,
+        }
+    }
+
+    /// The static price in millisatoshis, if one is configured.
+    pub fn static_price_msat(&self) -> Option<u64> {
+        self.price_msat.or_else(|| self.price_sat.and_then(|s| s.checked_mul(1000)))
+    }
+}
+
+impl Config {
+    /// A configuration with every default and the given services; not yet validated.
+    pub fn with_services(services: Vec<ServiceConfig>) -> Config {
+        Config {
+            listen: ListenConfig::default(),
+            admin: None,
+            data_dir: default_data_dir(),
+            store: StoreConfig::default(),
+            lightning: LightningConfig::default(),
+            log: LogConfig::default(),
+            shutdown_grace_secs: default_grace(),
+            invoice_expiry_secs: default_invoice_expiry(),
+            challenges_per_minute: default_rate(),
+            trusted_proxies: Vec::new(),
+            services,
+        }
+    }
+
+    /// Reads `path`, applies the process environment's `L402_PROXY__…` overrides and validates.
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| Error::Read { path: path.to_owned(), source })?;
+        Config::from_toml_str(&text, std::env::vars())
+    }
+
+    /// Parses TOML, applies overrides from `env` (pairs of name and value; only names
+    /// starting with [`ENV_PREFIX`] are used) and validates.
+    pub fn from_toml_str<I>(text: &str, env: I) -> Result<Config, Error>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| Error::ConfigSyntax(one_line(&e.to_string())))?;
+        let mut overrides: Vec<(String, String)> =
+            env.into_iter().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
+        // Sorted, so array entries are created in a predictable order.
+        overrides.sort();
+        for (name, value) in &overrides {
+            env::apply_override(&mut table, name, value)?;
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::ConfigSyntax(one_line(&e.to_string())))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The public listener's address (validated).
+    pub fn listen_addr(&self) -> Result<SocketAddr, Error> {
+        validate::parse_addr("listen.addr", &self.listen.addr)
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split('\n').map(str::trim_end).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" | ")
+}

@@ -1,0 +1,68 @@
+//! An L402 reverse proxy: put a Lightning price on any HTTP, WebSocket or gRPC API without
+//! touching its code (the Aperture role).
+//!
+//! - [`Config`]: the TOML configuration, `L402_PROXY__…` environment overrides, validation
+//!   that names the key at fault (`services[1].price_msat: must be > 0`);
+//! - [`Proxy`]: binds the listeners and serves. Each request is normalised ([`path`]),
+//!   matched to a service by host and path prefix ([`route`]), authorized or challenged by
+//!   [`l402_server::Paywall`] (HTTP 402, or the gRPC status-13 form for `application/grpc`),
+//!   then forwarded with streamed bodies in both directions, WebSocket upgrades tunnelled,
+//!   hop-by-hop headers and the L402 credential removed ([`headers`]);
+//! - operations: Prometheus [`metrics`], a health endpoint, the admin API on its own
+//!   listener (revoke, recent tokens, revenue), graceful shutdown.
+//!
+//! The dev node (default backend) is **NOT FOR REAL MONEY**. See `docs/proxy.md` for the
+//! configuration reference, metric names and the admin API.
+//!
+//! ```
+//! use l402_proxy::{Config, Proxy};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = std::env::temp_dir().join(format!("l402-proxy-doc-{}", std::process::id()));
+//! let toml = r#"
+//!     [listen]
+//!     addr = "127.0.0.1:0"
+//!
+//!     [[services]]
+//!     name = "weather"
+//!     upstream = "http://127.0.0.1:9000"
+//!     price_sat = 10
+//!     free_paths = ["/status"]
+//! "#;
+//! # let toml = format!("data_dir = {:?}\n[lightning]\ndev_dir = {:?}\n{toml}", dir.join("data"), dir.join("dev"));
+//! let config = Config::from_toml_str(&toml, std::env::vars())?;
+//! let proxy = Proxy::builder(config).start().await?;
+//! println!("listening on {}", proxy.addr());
+//! proxy.shutdown().await;
+//!
+//! // Mistakes name their key.
+//! let bad = Config::from_toml_str(
+//!     "[[services]]\nname = \"x\"\nupstream = \"http://127.0.0.1:1\"\nprice_msat = 0",
+//!     [],
+//! );
+//! assert_eq!(bad.unwrap_err().to_string(), "services[0].price_msat: must be > 0 (use auth = false or free_paths for free access)");
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod admin;
+pub mod config;
+mod error;
+pub mod headers;
+pub mod ledger;
+pub mod metrics;
+pub mod path;
+mod pricing;
+mod proxy;
+pub mod route;
+pub mod sample;
+mod server;
+pub mod upstream;
+
+pub use crate::config::Config;
+pub use crate::error::Error;
+pub use crate::metrics::Metrics;
+pub use crate::server::{Proxy, ProxyBuilder};

@@ -1,0 +1,384 @@
+//! One request, from the client to the upstream and back: normalise, route, authorize (or
+//! challenge), forward streaming, count.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode, Uri, Version};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper_util::rt::TokioIo;
+use l402_server::tower::{problem_response, Disposition};
+use l402_server::{MintedChallenge, Paywall, Route, TOKEN_STATUS};
+
+use crate::config::ServiceConfig;
+use crate::headers;
+use crate::ledger::Ledger;
+use crate::metrics::Metrics;
+use crate::path::normalize;
+use crate::upstream::{Body, BoxError, Upstream};
+
+/// gRPC status codes the proxy answers with.
+const GRPC_UNAUTHENTICATED: u32 = 16;
+const GRPC_RESOURCE_EXHAUSTED: u32 = 8;
+const GRPC_UNAVAILABLE: u32 = 14;
+const GRPC_NOT_FOUND: u32 = 5;
+const GRPC_INVALID_ARGUMENT: u32 = 3;
+
+/// One configured service, ready to serve.
+pub(crate) struct Service {
+    pub(crate) config: ServiceConfig,
+    pub(crate) route: Route,
+    pub(crate) scheme: http::uri::Scheme,
+    pub(crate) authority: http::uri::Authority,
+    /// The upstream URL's path, without a trailing `/` (empty for the root).
+    pub(crate) base_path: String,
+    pub(crate) upstream: Upstream,
+}
+
+/// What every request needs.
+pub(crate) struct Shared {
+    pub(crate) services: Vec<Service>,
+    pub(crate) configs: Vec<ServiceConfig>,
+    pub(crate) paywall: Arc<Paywall>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) ledger: Arc<Ledger>,
+    pub(crate) health_path: String,
+    pub(crate) metrics_path: String,
+    pub(crate) in_flight: AtomicU64,
+}
+
+pub(crate) fn full(
+    status: StatusCode,
+    content_type: &'static str,
+    text: impl Into<Bytes>,
+) -> Response<Body> {
+    let mut r = Response::new(
+        Full::new(text.into()).map_err(|never| -> BoxError { match never {} }).boxed(),
+    );
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn empty() -> Body {
+    Empty::new().map_err(|never| -> BoxError { match never {} }).boxed()
+}
+
+/// A Trailers-Only gRPC answer.
+fn grpc_status(code: u32, message: &'static str) -> Response<Body> {
+    let mut r = Response::new(empty());
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    h.insert("grpc-status", HeaderValue::from(code));
+    h.insert("grpc-message", HeaderValue::from_static(message));
+    r
+}
+
+struct InFlight<'a>(&'a Shared);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let n = self.0.in_flight.fetch_sub(1, Ordering::AcqRel).saturating_sub(1);
+        self.0.metrics.set("l402_proxy_in_flight_requests", n);
+    }
+}
+
+impl Shared {
+    /// Serves one request from `peer`.
+    pub(crate) async fn handle(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        tls: bool,
+    ) -> Response<Body> {
+        let n = self.in_flight.fetch_add(1, Ordering::AcqRel).saturating_add(1);
+        self.metrics.set("l402_proxy_in_flight_requests", n);
+        let _guard = InFlight(self);
+        let grpc = headers::is_grpc(req.headers());
+        let raw_path = req.uri().path();
+        if raw_path == self.health_path {
+            return full(StatusCode::OK, "text/plain; charset=utf-8", "ok\n");
+        }
+        if !self.metrics_path.is_empty() && raw_path == self.metrics_path {
+            return full(StatusCode::OK, "text/plain; version=0.0.4", self.metrics.render());
+        }
+        let path = match normalize(raw_path) {
+            Ok(p) => p,
+            Err(e) => {
+                self.metrics.inc("l402_proxy_requests_total", &[("service", "-")]);
+                tracing::info!(code = e.code(), "refused path");
+                return if grpc {
+                    grpc_status(GRPC_INVALID_ARGUMENT, "invalid path")
+                } else {
+                    full(StatusCode::BAD_REQUEST, "text/plain; charset=utf-8", format!("{e}\n"))
+                };
+            }
+        };
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()));
+        let Some(m) = crate::route::route(&self.configs, host.as_deref(), &path) else {
+            self.metrics.inc("l402_proxy_requests_total", &[("service", "-")]);
+            return if grpc {
+                grpc_status(GRPC_NOT_FOUND, "no service")
+            } else {
+                full(
+                    StatusCode::NOT_FOUND,
+                    "text/plain; charset=utf-8",
+                    "no service for this host and path\n",
+                )
+            };
+        };
+        let Some(service) = self.services.get(m.index) else {
+            return full(StatusCode::INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", "");
+        };
+        let name = service.config.name.as_str();
+        self.metrics.inc("l402_proxy_requests_total", &[("service", name)]);
+
+        // The normal form is what the paywall judges and what the upstream receives.
+        let path_and_query = match req.uri().query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path.clone(),
+        };
+        let mut req = req;
+        match Uri::builder().path_and_query(path_and_query.as_str()).build() {
+            Ok(uri) => *req.uri_mut() = uri,
+            Err(_) => {
+                return full(
+                    StatusCode::BAD_REQUEST,
+                    "text/plain; charset=utf-8",
+                    "invalid request target\n",
+                )
+            }
+        }
+        let client = self.paywall.client_addr(Some(peer.ip()), req.headers());
+
+        let authorized = if m.free {
+            self.metrics.inc("l402_proxy_verdicts_total", &[("service", name), ("code", "free")]);
+            None
+        } else {
+            let (parts, body) = req.into_parts();
+            match self.paywall.authorize(&service.route, &parts, client).await {
+                Ok(a) => {
+                    self.metrics
+                        .inc("l402_proxy_verdicts_total", &[("service", name), ("code", "ok")]);
+                    req = Request::from_parts(parts, body);
+                    Some(a)
+                }
+                Err(e) => {
+                    self.metrics
+                        .inc("l402_proxy_verdicts_total", &[("service", name), ("code", e.code())]);
+                    tracing::info!(service = name, code = e.code(), "refused");
+                    return self.refuse(service, &parts, client, &e, grpc).await;
+                }
+            }
+        };
+        let response = self.forward(service, req, peer, tls, host.as_deref(), grpc).await;
+        let mut response = response;
+        if let Some(a) = authorized {
+            let success = !response.status().is_server_error();
+            match self.paywall.finish(a, success).await {
+                Ok(status) => {
+                    if let Some(v) = status.to_header_value() {
+                        response.headers_mut().insert(TOKEN_STATUS, v);
+                    }
+                }
+                Err(e) => tracing::warn!(service = name, code = e.code(), "counting a use failed"),
+            }
+        }
+        response
+    }
+
+    /// Answers a refused request: a fresh challenge when paying helps (decision 0602 of the
+    /// server), the gRPC form for gRPC clients.
+    async fn refuse(
+        &self,
+        service: &Service,
+        parts: &http::request::Parts,
+        client: Option<std::net::IpAddr>,
+        error: &l402_server::Error,
+        grpc: bool,
+    ) -> Response<Body> {
+        let name = service.config.name.as_str();
+        let disposition = Disposition::from(error);
+        let mut challenge: Option<MintedChallenge> = None;
+        let mut error_to_report = None;
+        if disposition == Disposition::PaymentRequired {
+            match self.paywall.challenge(&service.route, parts, client).await {
+                Ok(c) => {
+                    self.metrics.inc("l402_proxy_challenges_issued_total", &[("service", name)]);
+                    self.ledger.minted(
+                        &c.identifier.token_id,
+                        &c.identifier.payment_hash,
+                        name,
+                        c.amount_msat,
+                        self.paywall.now(),
+                    );
+                    challenge = Some(c);
+                }
+                Err(e) => {
+                    tracing::warn!(service = name, code = e.code(), "minting a challenge failed");
+                    error_to_report = Some(e);
+                }
+            }
+        }
+        let error = error_to_report.as_ref().unwrap_or(error);
+        if grpc {
+            return match (&challenge, Disposition::from(error)) {
+                (Some(c), Disposition::PaymentRequired) => {
+                    let mut r = Response::new(empty());
+                    let style = self.paywall.config().style;
+                    if l402_http::grpc::write_challenge(
+                        r.headers_mut(),
+                        &c.macaroon,
+                        &c.invoice.bolt11,
+                        style,
+                    )
+                    .is_err()
+                    {
+                        return grpc_status(GRPC_UNAVAILABLE, "challenge failed");
+                    }
+                    r.headers_mut()
+                        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                    r
+                }
+                (_, Disposition::Unauthorized) => {
+                    grpc_status(GRPC_UNAUTHENTICATED, "invalid l402 credential")
+                }
+                (_, Disposition::TooManyRequests) => {
+                    grpc_status(GRPC_RESOURCE_EXHAUSTED, "too many challenges")
+                }
+                _ => grpc_status(GRPC_UNAVAILABLE, "payment backend unavailable"),
+            };
+        }
+        problem_response::<String>(error, challenge.as_ref()).map(|s| {
+            Full::new(Bytes::from(s)).map_err(|never| -> BoxError { match never {} }).boxed()
+        })
+    }
+
+    async fn forward(
+        &self,
+        service: &Service,
+        mut req: Request<Incoming>,
+        peer: SocketAddr,
+        tls: bool,
+        host: Option<&str>,
+        grpc: bool,
+    ) -> Response<Body> {
+        let name = service.config.name.as_str();
+        let upgrade = headers::wants_upgrade(req.headers());
+        let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+        let (mut parts, body) = req.into_parts();
+
+        let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let target = format!("{}{}", service.base_path, path_and_query);
+        let uri = Uri::builder()
+            .scheme(service.scheme.clone())
+            .authority(service.authority.clone())
+            .path_and_query(target.as_str())
+            .build();
+        let Ok(uri) = uri else {
+            return full(
+                StatusCode::BAD_REQUEST,
+                "text/plain; charset=utf-8",
+                "invalid request target\n",
+            );
+        };
+        parts.uri = uri;
+        let upgrade_proto = parts.headers.get(header::UPGRADE).cloned();
+        headers::remove_hop_by_hop(&mut parts.headers, upgrade);
+        if upgrade {
+            parts.headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        }
+        if !service.config.forward_credentials {
+            headers::strip_credentials(&mut parts.headers);
+        }
+        headers::add_forwarded(&mut parts.headers, peer.ip(), tls, host);
+        // The client sets Host from the upstream URL (SNI and virtual hosts expect it).
+        parts.headers.remove(header::HOST);
+        let use_h2 = !upgrade && (grpc || service.config.upstream_http2);
+        parts.version = if use_h2 { Version::HTTP_2 } else { Version::HTTP_11 };
+        let body: Body = body.map_err(|e| -> BoxError { Box::new(e) }).boxed();
+        let request = Request::from_parts(parts, body);
+
+        let client = if use_h2 { &service.upstream.http2 } else { &service.upstream.http1 };
+        let started = Instant::now();
+        let result = client.request(request).await;
+        self.metrics.observe(
+            "l402_proxy_upstream_latency_seconds",
+            &[("service", name)],
+            started.elapsed(),
+        );
+        let mut response = match result {
+            Ok(r) => r,
+            Err(e) => {
+                self.metrics.inc(
+                    "l402_proxy_upstream_responses_total",
+                    &[("service", name), ("status", "error")],
+                );
+                tracing::warn!(service = name, error = %e, "upstream failed");
+                return if grpc {
+                    grpc_status(GRPC_UNAVAILABLE, "upstream unavailable")
+                } else {
+                    full(
+                        StatusCode::BAD_GATEWAY,
+                        "text/plain; charset=utf-8",
+                        "upstream unavailable\n",
+                    )
+                };
+            }
+        };
+        let status = response.status();
+        self.metrics.inc(
+            "l402_proxy_upstream_responses_total",
+            &[("service", name), ("status", status.as_str())],
+        );
+
+        if status == StatusCode::SWITCHING_PROTOCOLS {
+            let Some(client_upgrade) = client_upgrade else {
+                return full(
+                    StatusCode::BAD_GATEWAY,
+                    "text/plain; charset=utf-8",
+                    "unexpected upgrade\n",
+                );
+            };
+            let upstream_upgrade = hyper::upgrade::on(&mut response);
+            let service_name = name.to_owned();
+            tokio::spawn(async move {
+                match (client_upgrade.await, upstream_upgrade.await) {
+                    (Ok(c), Ok(u)) => {
+                        let mut c = TokioIo::new(c);
+                        let mut u = TokioIo::new(u);
+                        if let Err(e) = tokio::io::copy_bidirectional(&mut c, &mut u).await {
+                            tracing::debug!(service = service_name, error = %e, "upgraded connection ended");
+                        }
+                    }
+                    (c, u) => tracing::info!(
+                        service = service_name,
+                        client = c.is_ok(),
+                        upstream = u.is_ok(),
+                        "upgrade failed"
+                    ),
+                }
+            });
+            let (mut parts, _) = response.into_parts();
+            headers::remove_hop_by_hop(&mut parts.headers, true);
+            parts.headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            if let Some(p) = upgrade_proto {
+                parts.headers.entry(header::UPGRADE).or_insert(p);
+            }
+            return Response::from_parts(parts, empty());
+        }
+
+        let (mut parts, body) = response.into_parts();
+        headers::remove_hop_by_hop(&mut parts.headers, false);
+        Response::from_parts(parts, body.map_err(|e| -> BoxError { Box::new(e) }).boxed())
+    }
+}

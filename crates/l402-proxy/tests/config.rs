@@ -1,0 +1,173 @@
+//! Configuration: the example parses, every mistake names its key, the environment overrides.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code"
+)]
+
+use l402_proxy::Config;
+
+const BASE: &str = r#"
+[[services]]
+name = "a"
+upstream = "http://127.0.0.1:9000"
+price_msat = 1000
+
+[[services]]
+name = "b"
+path_prefix = "/b"
+upstream = "https://example.com/base"
+price_sat = 2
+"#;
+
+fn no_env() -> Vec<(String, String)> {
+    Vec::new()
+}
+
+fn err(text: &str) -> String {
+    Config::from_toml_str(text, no_env()).unwrap_err().to_string()
+}
+
+#[test]
+fn the_annotated_example_is_valid() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/proxy.toml"))
+        .unwrap();
+    let config = Config::from_toml_str(&text, no_env()).unwrap();
+    assert_eq!(config.services.len(), 3);
+    assert_eq!(config.services[0].static_price_msat(), Some(10_000));
+}
+
+#[test]
+fn errors_name_the_key_at_fault() {
+    let cases: Vec<(String, &str)> = vec![
+        (BASE.replace("price_sat = 2", "price_sat = 0"), "services[1].price_sat: must be > 0"),
+        (
+            BASE.replace("price_msat = 1000", "price_msat = 0"),
+            "services[0].price_msat: must be > 0",
+        ),
+        (BASE.replace("price_sat = 2", ""), "services[1].price_msat: required with auth = true"),
+        (
+            BASE.replace("price_sat = 2", "price_sat = 2\nprice_msat = 1"),
+            "services[1].price_msat: set only one",
+        ),
+        (
+            BASE.replace("https://example.com/base", "ftp://x"),
+            "services[1].upstream: must be an absolute http or https URL",
+        ),
+        (
+            BASE.replace("https://example.com/base", "https://x/?q=1"),
+            "services[1].upstream: must not have a query",
+        ),
+        (
+            BASE.replace("path_prefix = \"/b\"", "path_prefix = \"b\""),
+            "services[1].path_prefix: must start with '/'",
+        ),
+        (
+            BASE.replace("path_prefix = \"/b\"", "path_prefix = \"/b/../c\""),
+            "services[1].path_prefix: must be in normal form: /c",
+        ),
+        (BASE.replace("name = \"b\"", "name = \"b:c\""), "services[1].name: must be non-empty"),
+        (
+            format!("{BASE}free_paths = [\"/ok\", \"//x\"]"),
+            "services[1].free_paths[1]: must be in normal form",
+        ),
+        (
+            format!("{BASE}[services.caveats]\nmethods = [\"get\"]"),
+            "services[1].caveats.methods[0]: must be an upper-case HTTP method",
+        ),
+        (
+            format!("{BASE}[services.caveats]\nmax_uses = 0"),
+            "services[1].caveats.max_uses: must be > 0",
+        ),
+        (
+            format!("{BASE}[services.caveats]\nvalid_for_secs = 0"),
+            "services[1].caveats.valid_for_secs: must be > 0",
+        ),
+        (format!("{BASE}auth = false"), "services[1].price_sat: set, but auth = false"),
+        (
+            format!("[listen]\naddr = \"nope\"\n{BASE}"),
+            "listen.addr: must be an IP address and port",
+        ),
+        (
+            format!("[listen]\ntls_cert = \"c.pem\"\n{BASE}"),
+            "listen.tls_key: required with listen.tls_cert",
+        ),
+        (
+            format!("[admin]\ntoken = \"short\"\n{BASE}"),
+            "admin.token: must be at least 16 characters",
+        ),
+        (
+            format!("[store]\nkind = \"postgres\"\n{BASE}"),
+            "store.url: required with store.kind = \"postgres\"",
+        ),
+        (format!("[store]\nkind = \"redis\"\n{BASE}"), "store.kind: must be"),
+        (format!("[lightning]\nbackend = \"lnd\"\n{BASE}"), "lightning.lnd_endpoint: required"),
+        (format!("[log]\nformat = \"xml\"\n{BASE}"), "log.format: must be"),
+        ("".to_owned(), "services: at least one"),
+        (format!("invoice_expiry_secs = 0\n{BASE}"), "invoice_expiry_secs: must be > 0"),
+        (
+            format!("trusted_proxies = [\"10.0.0.0/8\", \"10.0.0.1/8\"]\n{BASE}"),
+            "trusted_proxies[1]: must be an IP address or a CIDR network",
+        ),
+    ];
+    for (text, want) in cases {
+        let got = err(&text);
+        assert!(got.starts_with(want), "want {want:?}, got {got:?}");
+    }
+}
+
+#[test]
+fn schema_errors_are_config_syntax() {
+    let e = Config::from_toml_str(&format!("{BASE}pricee_msat = 3"), no_env()).unwrap_err();
+    assert_eq!(e.code(), "config-syntax");
+    assert!(e.to_string().contains("pricee_msat"), "{e}");
+    let e = Config::from_toml_str("[[services]\n", no_env()).unwrap_err();
+    assert_eq!(e.code(), "config-syntax");
+    let e = Config::from_toml_str(&BASE.replace("price_sat = 2", "price_sat = 0"), no_env())
+        .unwrap_err();
+    assert_eq!(e.code(), "config-invalid");
+}
+
+#[test]
+fn environment_overrides_keys_with_types() {
+    let env = vec![
+        ("L402_PROXY__LISTEN__ADDR".to_owned(), "0.0.0.0:9999".to_owned()),
+        ("L402_PROXY__SERVICES__1__PRICE_SAT".to_owned(), "7".to_owned()),
+        ("L402_PROXY__SERVICES__0__NAME".to_owned(), "12345".to_owned()),
+        ("L402_PROXY__ADMIN__TOKEN".to_owned(), "from-the-environment-0123".to_owned()),
+        ("L402_PROXY__SERVICES__0__CAVEATS__METHODS".to_owned(), "[\"GET\"]".to_owned()),
+        ("UNRELATED".to_owned(), "x".to_owned()),
+    ];
+    let config = Config::from_toml_str(BASE, env).unwrap();
+    assert_eq!(config.listen.addr, "0.0.0.0:9999");
+    assert_eq!(config.services[1].price_sat, Some(7));
+    assert_eq!(config.services[0].name, "12345", "a string key stays a string");
+    assert_eq!(config.admin.unwrap().token, "from-the-environment-0123");
+    assert_eq!(config.services[0].caveats.methods, vec!["GET".to_owned()]);
+}
+
+#[test]
+fn environment_errors_name_the_variable() {
+    let bad = vec![("L402_PROXY__SERVICES__5__NAME".to_owned(), "x".to_owned())];
+    let e = Config::from_toml_str(BASE, bad).unwrap_err().to_string();
+    assert!(e.starts_with("L402_PROXY__SERVICES__5__NAME: index 5 skips entries"), "{e}");
+    let zero = vec![("L402_PROXY__SERVICES__0__PRICE_MSAT".to_owned(), "0".to_owned())];
+    let e = Config::from_toml_str(BASE, zero).unwrap_err().to_string();
+    assert!(e.starts_with("services[0].price_msat: must be > 0"), "{e}");
+}
+
+proptest::proptest! {
+    #[test]
+    fn never_panics_on_arbitrary_text(text in "\\PC{0,200}") {
+        let _ = Config::from_toml_str(&text, no_env());
+    }
+
+    #[test]
+    fn prices_round_trip(msat in 1u64..u64::MAX) {
+        let text = BASE.replace("price_msat = 1000", &format!("price_msat = {}", msat.min(i64::MAX as u64)));
+        let c = Config::from_toml_str(&text, no_env()).unwrap();
+        proptest::prop_assert_eq!(c.services[0].static_price_msat(), Some(msat.min(i64::MAX as u64)));
+    }
+}

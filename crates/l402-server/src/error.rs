@@ -1,0 +1,124 @@
+//! The one error type of this crate, with a stable machine code per variant.
+
+use core::fmt;
+
+/// Everything that can refuse a request or fail a server operation.
+///
+/// [`Error::code`] is the stable, machine-readable name sent in problem bodies and used in
+/// logs; lower crates' errors are wrapped and keep their own codes. How each error reaches the
+/// wire (402 + fresh challenge, 401, 429 or 503) is decided in exactly one place,
+/// [`crate::tower::Disposition`] (decision 0602).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request's headers hold no usable credential, or a malformed one.
+    Http(l402_http::Error),
+    /// The token itself: malformed macaroon or identifier, wrong preimage, bad signature.
+    Token(l402_token::Error),
+    /// A caveat refused the request (expired, wrong service, uses exhausted, …).
+    Caveat(l402_caveats::Error),
+    /// No root key is known for this token: never minted here, pruned while unpaid, or its
+    /// key id was rotated out. Code `unknown-token`.
+    UnknownToken,
+    /// The token was revoked. Code `revoked`.
+    Revoked,
+    /// Too many challenges were asked for from this client address. Code `rate-limited`.
+    RateLimited {
+        /// Seconds until the current window ends.
+        retry_after: u64,
+    },
+    /// The Lightning backend failed to create an invoice.
+    Lightning(l402_lightning::Error),
+    /// The pricing function failed. Code `pricing`.
+    Pricing(String),
+    /// The state store failed. Code `store`.
+    Store(String),
+    /// The configuration is unusable (no key, bad price). Code `config`.
+    Config(String),
+}
+
+impl Error {
+    /// The stable code for this error, as sent in problem bodies.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Http(e) => e.code(),
+            Error::Token(e) => e.code(),
+            Error::Caveat(e) => e.code(),
+            Error::UnknownToken => "unknown-token",
+            Error::Revoked => "revoked",
+            Error::RateLimited { .. } => "rate-limited",
+            Error::Lightning(e) => e.code(),
+            Error::Pricing(_) => "pricing",
+            Error::Store(_) => "store",
+            Error::Config(_) => "config",
+        }
+    }
+
+    /// True when the client caused this error (its credential or request), false when the
+    /// server or its backends did.
+    pub fn is_client_error(&self) -> bool {
+        !matches!(
+            self,
+            Error::Lightning(_) | Error::Pricing(_) | Error::Store(_) | Error::Config(_)
+        )
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Http(e) => write!(f, "{e}"),
+            Error::Token(e) => write!(f, "{e}"),
+            Error::Caveat(e) => write!(f, "{e}"),
+            Error::UnknownToken => f.write_str("no root key is known for this token"),
+            Error::Revoked => f.write_str("token was revoked"),
+            Error::RateLimited { retry_after } => {
+                write!(f, "too many challenges from this client; retry in {retry_after} s")
+            }
+            Error::Lightning(e) => write!(f, "lightning backend: {e}"),
+            Error::Pricing(e) => write!(f, "pricing failed: {e}"),
+            Error::Store(e) => write!(f, "store failed: {e}"),
+            Error::Config(e) => write!(f, "bad configuration: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Http(e) => Some(e),
+            Error::Token(e) => Some(e),
+            Error::Caveat(e) => Some(e),
+            Error::Lightning(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<l402_http::Error> for Error {
+    fn from(e: l402_http::Error) -> Self {
+        // A token failure found while reading headers is the token's, whoever found it.
+        match e {
+            l402_http::Error::Token(t) => Error::Token(t),
+            other => Error::Http(other),
+        }
+    }
+}
+
+impl From<l402_token::Error> for Error {
+    fn from(e: l402_token::Error) -> Self {
+        Error::Token(e)
+    }
+}
+
+impl From<l402_caveats::Error> for Error {
+    fn from(e: l402_caveats::Error) -> Self {
+        Error::Caveat(e)
+    }
+}
+
+impl From<l402_lightning::Error> for Error {
+    fn from(e: l402_lightning::Error) -> Self {
+        Error::Lightning(e)
+    }
+}

@@ -1,0 +1,212 @@
+//! What a route sells, and the pure half of minting: caveats and the macaroon.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::time::Duration;
+use std::sync::Arc;
+
+use http::HeaderValue;
+use l402_caveats::{Caveat, ServiceTier};
+use l402_http::ChallengeStyle;
+use l402_lightning::CreatedInvoice;
+use l402_token::{Identifier, Macaroon};
+
+use crate::keys::RootKey;
+use crate::Error;
+
+/// The future a dynamic price returns: millisatoshis, or why no price could be set.
+pub type PriceFuture = Pin<Box<dyn Future<Output = Result<u64, String>> + Send>>;
+
+type PriceFn = dyn Fn(&http::request::Parts) -> PriceFuture + Send + Sync;
+
+/// What a route costs, in millisatoshis (decision 0200).
+#[derive(Clone)]
+pub enum Price {
+    /// The same price for every request.
+    Fixed(u64),
+    /// A price computed from the request (method, path, headers); it may look things up.
+    Dynamic(Arc<PriceFn>),
+}
+
+impl fmt::Debug for Price {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Price::Fixed(msat) => write!(f, "Fixed({msat} msat)"),
+            Price::Dynamic(_) => f.write_str("Dynamic(..)"),
+        }
+    }
+}
+
+impl Price {
+    /// A fixed price in millisatoshis.
+    pub fn msat(msat: u64) -> Price {
+        Price::Fixed(msat)
+    }
+
+    /// A price from an async function of the request.
+    pub fn dynamic<F>(f: F) -> Price
+    where
+        F: Fn(&http::request::Parts) -> PriceFuture + Send + Sync + 'static,
+    {
+        Price::Dynamic(Arc::new(f))
+    }
+
+    /// The price of this request; zero is refused (`config`): a paywall that charges
+    /// nothing would mint amountless invoices.
+    pub async fn of(&self, request: &http::request::Parts) -> Result<u64, Error> {
+        let msat = match self {
+            Price::Fixed(msat) => *msat,
+            Price::Dynamic(f) => f(request).await.map_err(Error::Pricing)?,
+        };
+        if msat == 0 {
+            return Err(Error::Config("a route's price must be above zero".into()));
+        }
+        Ok(msat)
+    }
+}
+
+/// One protected route: what service it is, what it costs, and what a token bought here
+/// allows.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Route {
+    /// The service name (`services=<name>:<tier>`, `<name>_capabilities`, …).
+    pub service: String,
+    /// The service tier written into `services` (Aperture mints 0).
+    pub tier: u8,
+    /// The price.
+    pub price: Price,
+    /// Capabilities sold (`<service>_capabilities`; empty = unrestricted, as Aperture mints).
+    pub capabilities: Vec<String>,
+    /// The capability this route needs, checked against the token's capabilities caveat.
+    pub capability: Option<String>,
+    /// How long a token stays valid (`<service>_valid_until` = mint time + this).
+    pub validity: Option<Duration>,
+    /// How many requests a token may make (`max_uses`).
+    pub max_uses: Option<u64>,
+    /// Further caveats to mint (for example `methods`, `path_prefix`, service constraints).
+    pub caveats: Vec<Caveat>,
+    /// The invoice description.
+    pub memo: String,
+}
+
+impl Route {
+    /// A route selling `service` at `price`, with no expiry and no allowance.
+    pub fn new(service: impl Into<String>, price: Price) -> Route {
+        let service = service.into();
+        Route {
+            memo: format!("L402: {service}"),
+            service,
+            tier: 0,
+            price,
+            capabilities: Vec::new(),
+            capability: None,
+            validity: None,
+            max_uses: None,
+            caveats: Vec::new(),
+        }
+    }
+
+    /// Sets the capabilities sold.
+    pub fn capabilities(mut self, caps: &[&str]) -> Route {
+        self.capabilities = caps.iter().map(|c| (*c).to_owned()).collect();
+        self
+    }
+
+    /// Sets the capability this route needs.
+    pub fn requires(mut self, capability: impl Into<String>) -> Route {
+        self.capability = Some(capability.into());
+        self
+    }
+
+    /// Sets the validity period.
+    pub fn valid_for(mut self, validity: Duration) -> Route {
+        self.validity = Some(validity);
+        self
+    }
+
+    /// Sets the usage allowance.
+    pub fn max_uses(mut self, uses: u64) -> Route {
+        self.max_uses = Some(uses);
+        self
+    }
+
+    /// Adds an extension caveat.
+    pub fn caveat(mut self, caveat: Caveat) -> Route {
+        self.caveats.push(caveat);
+        self
+    }
+
+    /// Sets the invoice description.
+    pub fn memo(mut self, memo: impl Into<String>) -> Route {
+        self.memo = memo.into();
+        self
+    }
+
+    /// The caveats a token minted at `now` (Unix seconds) carries, in Aperture's order:
+    /// services, capabilities, constraints (ours: the route's extension caveats, then
+    /// `max_uses`), then the timeout. Each is checked to encode losslessly.
+    pub fn caveats_at(&self, now: i64) -> Result<Vec<Caveat>, Error> {
+        let mut out = vec![
+            Caveat::Services(vec![ServiceTier::new(self.service.clone(), self.tier)]),
+            Caveat::Capabilities {
+                service: self.service.clone(),
+                capabilities: self.capabilities.clone(),
+            },
+        ];
+        out.extend(self.caveats.iter().cloned());
+        if let Some(n) = self.max_uses {
+            out.push(Caveat::MaxUses(n));
+        }
+        if let Some(v) = self.validity {
+            let secs = i64::try_from(v.as_secs()).unwrap_or(i64::MAX);
+            out.push(Caveat::ValidUntil {
+                service: self.service.clone(),
+                unix: now.saturating_add(secs),
+            });
+        }
+        for c in &out {
+            c.validate().map_err(|e| Error::Config(format!("route caveat: {e}")))?;
+        }
+        Ok(out)
+    }
+}
+
+/// Builds the macaroon: V2, Aperture's location `lsat` (decision 0007), the identifier, then
+/// the caveats in order.
+pub fn macaroon(root_key: &RootKey, identifier: &Identifier, caveats: &[Caveat]) -> Macaroon {
+    caveats
+        .iter()
+        .fold(Macaroon::new_l402(&root_key.0, identifier), |m, c| m.with_caveat(c.encode()))
+}
+
+/// A minted challenge: what a 402 response carries.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct MintedChallenge {
+    /// The token, unpaid.
+    pub macaroon: Macaroon,
+    /// The invoice its identifier is bound to.
+    pub invoice: CreatedInvoice,
+    /// The identifier.
+    pub identifier: Identifier,
+    /// The price charged, in millisatoshis.
+    pub amount_msat: u64,
+    /// The `WWW-Authenticate` values, in order.
+    pub headers: Vec<HeaderValue>,
+}
+
+impl MintedChallenge {
+    /// Assembles a challenge and its header lines in `style`.
+    pub fn new(
+        macaroon: Macaroon,
+        invoice: CreatedInvoice,
+        identifier: Identifier,
+        amount_msat: u64,
+        style: ChallengeStyle,
+    ) -> Result<MintedChallenge, Error> {
+        let headers = l402_http::challenge_values(&macaroon, &invoice.bolt11, style)?;
+        Ok(MintedChallenge { macaroon, invoice, identifier, amount_msat, headers })
+    }
+}

@@ -1,0 +1,456 @@
+//! The IO shell around the sans-IO core: mint challenges, look keys up, check revocation,
+//! count uses.
+
+use core::time::Duration;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::UNIX_EPOCH;
+
+use http::HeaderMap;
+use l402_caveats::{Context, Verifier};
+use l402_http::{ChallengeStyle, Credential};
+use l402_lightning::clock::{Clock, SystemClock};
+use l402_lightning::{InvoiceBackend, InvoiceRequest};
+use l402_token::{Identifier, TokenId};
+
+use crate::client::{bucket, TrustedProxies};
+use crate::keys::{key_hash, KeyMode, RootKey};
+use crate::mint::{macaroon, MintedChallenge, Route};
+use crate::status::TokenStatus;
+use crate::store::{KeyRecord, Pruned, Reservation, RootKeyStore};
+use crate::verify::{identify, verify, VerifiedToken};
+use crate::Error;
+
+/// Invoice issuance limit per client address (the known DoS on Aperture: every unpaid
+/// challenge costs an invoice on the node).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Challenges allowed per window and client bucket.
+    pub challenges: u64,
+    /// The window length.
+    pub window: Duration,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit { challenges: 30, window: Duration::from_secs(60) }
+    }
+}
+
+/// Tunables of a [`Paywall`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PaywallConfig {
+    /// How long invoices can be paid (default 10 minutes).
+    pub invoice_expiry: Duration,
+    /// How long an unpaid per-token key is kept after its invoice expires (default one
+    /// hour): a client that paid at the last moment still gets its token accepted.
+    pub pending_grace: Duration,
+    /// How challenges are written (default Aperture's `LSAT` + `L402` lines).
+    pub style: ChallengeStyle,
+    /// Invoice issuance limit per client.
+    pub rate_limit: RateLimit,
+    /// Proxies whose forwarding headers name the real client.
+    pub trusted_proxies: TrustedProxies,
+    /// How long a reserved use is held before a crashed request gives it back (default 5
+    /// minutes).
+    pub reservation_lease: Duration,
+    /// How often minting also prunes the store (default one minute).
+    pub prune_interval: Duration,
+    /// Root keys kept in the per-instance cache (per-token mode).
+    pub cache_capacity: usize,
+}
+
+impl Default for PaywallConfig {
+    fn default() -> Self {
+        PaywallConfig {
+            invoice_expiry: Duration::from_secs(600),
+            pending_grace: Duration::from_secs(3600),
+            style: ChallengeStyle::default(),
+            rate_limit: RateLimit::default(),
+            trusted_proxies: TrustedProxies::none(),
+            reservation_lease: Duration::from_secs(300),
+            prune_interval: Duration::from_secs(60),
+            cache_capacity: 65_536,
+        }
+    }
+}
+
+/// The server side of L402: mints challenges and authorizes credentials.
+///
+/// Share one per process behind an `Arc`; it is what [`crate::tower::L402Layer`] calls.
+pub struct Paywall {
+    backend: Arc<dyn InvoiceBackend>,
+    store: Arc<dyn RootKeyStore>,
+    keys: RwLock<KeyMode>,
+    cache: RwLock<HashMap<[u8; 32], RootKey>>,
+    caveats: Verifier,
+    config: PaywallConfig,
+    clock: Arc<dyn Clock>,
+    last_prune: AtomicI64,
+}
+
+impl core::fmt::Debug for Paywall {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Paywall")
+            .field("store", &self.store)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`Paywall`].
+pub struct PaywallBuilder {
+    backend: Arc<dyn InvoiceBackend>,
+    store: Arc<dyn RootKeyStore>,
+    keys: KeyMode,
+    caveats: Verifier,
+    config: PaywallConfig,
+    clock: Arc<dyn Clock>,
+}
+
+impl PaywallBuilder {
+    /// Chooses the root-key mode (default [`KeyMode::PerToken`]).
+    pub fn key_mode(mut self, keys: KeyMode) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// Replaces the caveat verifier (default: every built-in, lenient, as the spec asks).
+    pub fn caveat_verifier(mut self, caveats: Verifier) -> Self {
+        self.caveats = caveats;
+        self
+    }
+
+    /// Replaces the tunables.
+    pub fn config(mut self, config: PaywallConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Uses another clock (tests of expiry without sleeping).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Builds the paywall.
+    pub fn build(self) -> Paywall {
+        Paywall {
+            backend: self.backend,
+            store: self.store,
+            keys: RwLock::new(self.keys),
+            cache: RwLock::new(HashMap::new()),
+            caveats: self.caveats,
+            config: self.config,
+            clock: self.clock,
+            last_prune: AtomicI64::new(i64::MIN),
+        }
+    }
+}
+
+/// A request that passed verification, with its use reserved. Hand it back to
+/// [`Paywall::finish`] once the handler has answered; dropping it instead gives the use back.
+#[derive(Debug)]
+pub struct Authorized {
+    /// The verified token, for the handler.
+    pub token: VerifiedToken,
+    reservation: Option<Reservation>,
+    store: Arc<dyn RootKeyStore>,
+}
+
+impl Drop for Authorized {
+    fn drop(&mut self) {
+        // The request was abandoned (client gone, handler panicked): give the use back now
+        // rather than at the lease's end, if a runtime is there to do it.
+        if let (Some(r), Ok(rt)) = (self.reservation.take(), tokio::runtime::Handle::try_current())
+        {
+            let store = Arc::clone(&self.store);
+            rt.spawn(async move {
+                if let Err(e) = store.release_use(&r).await {
+                    tracing::warn!(code = e.code(), "releasing an abandoned use failed");
+                }
+            });
+        }
+    }
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+impl Paywall {
+    /// Starts configuring a paywall selling through `backend` and keeping state in `store`.
+    pub fn builder(
+        backend: Arc<dyn InvoiceBackend>,
+        store: Arc<dyn RootKeyStore>,
+    ) -> PaywallBuilder {
+        PaywallBuilder {
+            backend,
+            store,
+            keys: KeyMode::PerToken,
+            caveats: Verifier::new(),
+            config: PaywallConfig::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The tunables.
+    pub fn config(&self) -> &PaywallConfig {
+        &self.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn RootKeyStore> {
+        &self.store
+    }
+
+    /// Now, in Unix seconds, from the paywall's clock.
+    pub fn now(&self) -> i64 {
+        match self.clock.now().duration_since(UNIX_EPOCH) {
+            Ok(d) => secs(d),
+            Err(e) => -secs(e.duration()),
+        }
+    }
+
+    /// The real client address for a request from `peer` (see [`TrustedProxies`]).
+    pub fn client_addr(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+        self.config.trusted_proxies.client_addr(peer, headers)
+    }
+
+    /// Mints a challenge for `route`: rate limit, price, invoice, token id, root key,
+    /// caveats, header lines.
+    pub async fn challenge(
+        &self,
+        route: &Route,
+        request: &http::request::Parts,
+        client: Option<IpAddr>,
+    ) -> Result<MintedChallenge, Error> {
+        let now = self.now();
+        self.maybe_prune(now).await;
+        self.check_rate(client, now).await?;
+        let amount_msat = route.price.of(request).await?;
+        let invoice = self
+            .backend
+            .create_invoice(InvoiceRequest {
+                amount_msat,
+                memo: route.memo.clone(),
+                expiry: self.config.invoice_expiry,
+            })
+            .await?;
+        let (identifier, root_key) = {
+            let keys = read(&self.keys);
+            match &*keys {
+                KeyMode::PerToken => {
+                    let token_id = TokenId::random()
+                        .map_err(|e| Error::Config(format!("no randomness: {e}")))?;
+                    (Identifier { payment_hash: invoice.payment_hash, token_id }, None)
+                }
+                KeyMode::Derived(ring) => {
+                    let identifier = Identifier {
+                        payment_hash: invoice.payment_hash,
+                        token_id: ring.token_id()?,
+                    };
+                    let key = ring
+                        .root_key(&identifier, now)
+                        .ok_or_else(|| Error::Config("current key id has no key".into()))?;
+                    (identifier, Some(key))
+                }
+            }
+        };
+        let root_key = match root_key {
+            Some(k) => k,
+            None => {
+                let key = RootKey::random()?;
+                let pending = secs(self.config.invoice_expiry)
+                    .saturating_add(secs(self.config.pending_grace));
+                self.store
+                    .insert_key(KeyRecord {
+                        key_hash: key_hash(&identifier),
+                        token_id: identifier.token_id,
+                        root_key: key.clone(),
+                        pending_until: Some(now.saturating_add(pending)),
+                    })
+                    .await?;
+                key
+            }
+        };
+        let caveats = route.caveats_at(now)?;
+        let mac = macaroon(&root_key, &identifier, &caveats);
+        MintedChallenge::new(mac, invoice, identifier, amount_msat, self.config.style)
+    }
+
+    async fn check_rate(&self, client: Option<IpAddr>, now: i64) -> Result<(), Error> {
+        let limit = self.config.rate_limit;
+        let window = secs(limit.window).max(1);
+        let window_end = now.div_euclid(window).saturating_add(1).saturating_mul(window);
+        let hits = self.store.count_hit(&bucket(client), window_end).await?;
+        if hits > limit.challenges {
+            let retry_after = u64::try_from(window_end.saturating_sub(now)).unwrap_or(1);
+            return Err(Error::RateLimited { retry_after });
+        }
+        Ok(())
+    }
+
+    async fn maybe_prune(&self, now: i64) {
+        let last = self.last_prune.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < secs(self.config.prune_interval) {
+            return;
+        }
+        // One request prunes; the others go on.
+        if self.last_prune.compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        {
+            if let Err(e) = self.store.prune(now).await {
+                tracing::warn!(code = e.code(), "pruning the store failed");
+            }
+        }
+    }
+
+    /// Verifies the credential in `request` for `route`, then reserves one use when the
+    /// token has an allowance.
+    ///
+    /// Order (decision 0602): credential decode, identifier, root key (`unknown-token`),
+    /// preimage, signature, caveats, revocation, allowance (`uses-exhausted`).
+    pub async fn authorize(
+        &self,
+        route: &Route,
+        request: &http::request::Parts,
+        client: Option<IpAddr>,
+    ) -> Result<Authorized, Error> {
+        let now = self.now();
+        let credential = Credential::from_headers(&request.headers)?;
+        let identifier = identify(&credential)?;
+        let (root_key, pending) = self.root_key(&identifier, now).await?;
+        let mut context = Context::new()
+            .with_service(route.service.clone())
+            .with_now(now)
+            .with_method(request.method.as_str())
+            .with_path(request.uri.path());
+        if let Some(c) = client {
+            context = context.with_client(c);
+        }
+        if let Some(cap) = &route.capability {
+            context = context.with_capability(cap.clone());
+        }
+        let accepted = verify(&credential, &root_key, &context, &self.caveats)?;
+        if self.store.is_revoked(&identifier.token_id).await? {
+            return Err(Error::Revoked);
+        }
+        if pending {
+            // First use of a paid token: keep its key for good.
+            self.store.confirm_key(&key_hash(&identifier)).await?;
+        }
+        let (reservation, used_before) = match accepted.verdict.max_uses {
+            None => (None, None),
+            Some(allowance) => {
+                let lease = now.saturating_add(secs(self.config.reservation_lease));
+                let Some(r) =
+                    self.store.reserve_use(&identifier.token_id, allowance, lease).await?
+                else {
+                    let used = self.store.uses(&identifier.token_id).await?;
+                    return Err(Error::Caveat(l402_caveats::Error::UsesExhausted {
+                        allowance,
+                        used,
+                    }));
+                };
+                let used = self.store.uses(&identifier.token_id).await?;
+                (Some(r), Some(used))
+            }
+        };
+        Ok(Authorized {
+            token: VerifiedToken::new(&credential, &accepted, &route.service, used_before),
+            reservation,
+            store: Arc::clone(&self.store),
+        })
+    }
+
+    async fn root_key(&self, identifier: &Identifier, now: i64) -> Result<(RootKey, bool), Error> {
+        let hash = {
+            let keys = read(&self.keys);
+            match &*keys {
+                KeyMode::Derived(ring) => {
+                    return ring
+                        .root_key(identifier, now)
+                        .map(|k| (k, false))
+                        .ok_or(Error::UnknownToken)
+                }
+                KeyMode::PerToken => key_hash(identifier),
+            }
+        };
+        if let Some(k) = read(&self.cache).get(&hash) {
+            return Ok((k.clone(), false));
+        }
+        let Some(stored) = self.store.root_key(&hash, now).await? else {
+            return Err(if self.store.is_revoked(&identifier.token_id).await? {
+                Error::Revoked
+            } else {
+                Error::UnknownToken
+            });
+        };
+        if !stored.pending {
+            let mut cache = write(&self.cache);
+            if cache.len() >= self.config.cache_capacity {
+                // Crude but bounded; a miss costs one store read.
+                cache.clear();
+            }
+            cache.insert(hash, stored.root_key.clone());
+        }
+        Ok((stored.root_key, stored.pending))
+    }
+
+    /// Settles a request's use: counted when `success` (the handler answered without a
+    /// server error), given back otherwise. Returns what the token still buys.
+    pub async fn finish(
+        &self,
+        mut authorized: Authorized,
+        success: bool,
+    ) -> Result<TokenStatus, Error> {
+        let mut status = TokenStatus {
+            expires: authorized.token.expires,
+            remaining: authorized.token.remaining,
+        };
+        if let Some(r) = authorized.reservation.take() {
+            if success {
+                let used = self.store.commit_use(&r).await?;
+                status.remaining = Some(r.allowance.saturating_sub(used));
+            } else {
+                self.store.release_use(&r).await?;
+                let used = self.store.uses(&r.token_id).await?;
+                status.remaining = Some(r.allowance.saturating_sub(used));
+            }
+        }
+        Ok(status)
+    }
+
+    /// Revokes a token id everywhere the store reaches.
+    pub async fn revoke(&self, token_id: &TokenId) -> Result<(), Error> {
+        self.store.revoke(token_id, self.now()).await?;
+        write(&self.cache).clear();
+        Ok(())
+    }
+
+    /// Rotates the derived-mode master key (see [`crate::KeyRing::rotate`]); a
+    /// [`Error::Config`] in per-token mode.
+    pub fn rotate(&self, key_id: u32, secret: [u8; 32]) -> Result<(), Error> {
+        let now = self.now();
+        match &mut *write(&self.keys) {
+            KeyMode::Derived(ring) => ring.rotate(key_id, secret, now),
+            KeyMode::PerToken => Err(Error::Config("per-token keys do not rotate".into())),
+        }
+    }
+
+    /// Prunes the store now (minting also does it every `prune_interval`).
+    pub async fn prune(&self) -> Result<Pruned, Error> {
+        self.store.prune(self.now()).await
+    }
+}

@@ -1,0 +1,125 @@
+//! The in-memory store: one process, nothing survives a restart.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+
+use l402_token::TokenId;
+
+use crate::store::{reservation_id, KeyRecord, Pruned, Reservation, RootKeyStore, StoredKey};
+use crate::Error;
+
+/// Everything in a mutex-guarded map. Share it between layers with an `Arc`.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    keys: HashMap<[u8; 32], KeyRecord>,
+    revoked: HashSet<TokenId>,
+    used: HashMap<TokenId, u64>,
+    reservations: HashMap<i64, (TokenId, i64)>,
+    windows: HashMap<(String, i64), u64>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere cannot leave the maps half-updated: every update is one insert.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait::async_trait]
+impl RootKeyStore for MemoryStore {
+    async fn insert_key(&self, record: KeyRecord) -> Result<(), Error> {
+        self.lock().keys.insert(record.key_hash, record);
+        Ok(())
+    }
+
+    async fn root_key(&self, key_hash: &[u8; 32], now: i64) -> Result<Option<StoredKey>, Error> {
+        Ok(self.lock().keys.get(key_hash).and_then(|r| match r.pending_until {
+            Some(until) if until <= now => None,
+            pending => Some(StoredKey { root_key: r.root_key.clone(), pending: pending.is_some() }),
+        }))
+    }
+
+    async fn confirm_key(&self, key_hash: &[u8; 32]) -> Result<(), Error> {
+        if let Some(r) = self.lock().keys.get_mut(key_hash) {
+            r.pending_until = None;
+        }
+        Ok(())
+    }
+
+    async fn revoke(&self, token_id: &TokenId, _now: i64) -> Result<(), Error> {
+        let mut s = self.lock();
+        s.keys.retain(|_, r| r.token_id != *token_id);
+        s.revoked.insert(*token_id);
+        Ok(())
+    }
+
+    async fn is_revoked(&self, token_id: &TokenId) -> Result<bool, Error> {
+        Ok(self.lock().revoked.contains(token_id))
+    }
+
+    async fn reserve_use(
+        &self,
+        token_id: &TokenId,
+        allowance: u64,
+        lease_until: i64,
+    ) -> Result<Option<Reservation>, Error> {
+        let id = reservation_id()?;
+        let mut s = self.lock();
+        let used = s.used.get(token_id).copied().unwrap_or(0);
+        let reserved = s.reservations.values().filter(|(t, _)| t == token_id).count() as u64;
+        if used.saturating_add(reserved) >= allowance {
+            return Ok(None);
+        }
+        s.reservations.insert(id, (*token_id, lease_until));
+        Ok(Some(Reservation { id, token_id: *token_id, allowance }))
+    }
+
+    async fn commit_use(&self, reservation: &Reservation) -> Result<u64, Error> {
+        let mut s = self.lock();
+        let counted = s.reservations.remove(&reservation.id).is_some();
+        let used = s.used.entry(reservation.token_id).or_insert(0);
+        if counted {
+            *used = used.saturating_add(1);
+        }
+        Ok(*used)
+    }
+
+    async fn release_use(&self, reservation: &Reservation) -> Result<(), Error> {
+        self.lock().reservations.remove(&reservation.id);
+        Ok(())
+    }
+
+    async fn uses(&self, token_id: &TokenId) -> Result<u64, Error> {
+        Ok(self.lock().used.get(token_id).copied().unwrap_or(0))
+    }
+
+    async fn count_hit(&self, bucket: &str, window_end: i64) -> Result<u64, Error> {
+        let mut s = self.lock();
+        let n = s.windows.entry((bucket.to_owned(), window_end)).or_insert(0);
+        *n = n.saturating_add(1);
+        Ok(*n)
+    }
+
+    async fn prune(&self, now: i64) -> Result<Pruned, Error> {
+        let mut s = self.lock();
+        let (k, r, w) = (s.keys.len(), s.reservations.len(), s.windows.len());
+        s.keys.retain(|_, rec| rec.pending_until.is_none_or(|u| u > now));
+        s.reservations.retain(|_, (_, lease)| *lease > now);
+        s.windows.retain(|(_, end), _| *end > now);
+        Ok(Pruned {
+            keys: (k - s.keys.len()) as u64,
+            reservations: (r - s.reservations.len()) as u64,
+            windows: (w - s.windows.len()) as u64,
+        })
+    }
+}

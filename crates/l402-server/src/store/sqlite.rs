@@ -1,0 +1,293 @@
+//! The embedded default: SQLite in WAL mode, compiled into the binary.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use l402_token::TokenId;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::keys::RootKey;
+use crate::store::{reservation_id, KeyRecord, Pruned, Reservation, RootKeyStore, StoredKey};
+use crate::Error;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS l402_keys (
+    key_hash BLOB PRIMARY KEY,
+    token_id BLOB NOT NULL,
+    root_key BLOB NOT NULL,
+    pending_until INTEGER
+);
+CREATE INDEX IF NOT EXISTS l402_keys_token ON l402_keys (token_id);
+CREATE INDEX IF NOT EXISTS l402_keys_pending ON l402_keys (pending_until)
+    WHERE pending_until IS NOT NULL;
+CREATE TABLE IF NOT EXISTS l402_revocations (
+    token_id BLOB PRIMARY KEY,
+    revoked_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS l402_usage (
+    token_id BLOB PRIMARY KEY,
+    used INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS l402_reservations (
+    id INTEGER PRIMARY KEY,
+    token_id BLOB NOT NULL,
+    lease_until INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS l402_reservations_token ON l402_reservations (token_id);
+CREATE TABLE IF NOT EXISTS l402_rate (
+    bucket TEXT NOT NULL,
+    window_end INTEGER NOT NULL,
+    hits INTEGER NOT NULL,
+    PRIMARY KEY (bucket, window_end)
+);
+";
+
+/// A store in one SQLite file (WAL journal). Several stores, in one process or several, may
+/// open the same file: writes that must be exact run in `BEGIN IMMEDIATE` transactions.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn db(e: rusqlite::Error) -> Error {
+    Error::Store(format!("sqlite: {e}"))
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and its tables.
+    pub fn open(path: &Path) -> Result<SqliteStore, Error> {
+        let conn = Connection::open(path).map_err(db)?;
+        SqliteStore::init(conn)
+    }
+
+    /// A private in-memory database, for tests and throwaway servers.
+    pub fn open_in_memory() -> Result<SqliteStore, Error> {
+        SqliteStore::init(Connection::open_in_memory().map_err(db)?)
+    }
+
+    fn init(conn: Connection) -> Result<SqliteStore, Error> {
+        // Waiting for another writer is normal with several instances on one file.
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db)?;
+        // WAL lets readers (every request) run beside the writer; in-memory databases keep
+        // their own journal mode, which is fine.
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db)?;
+        conn.execute_batch(SCHEMA).map_err(db)?;
+        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    async fn with<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut c = conn.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut c).map_err(db)
+        })
+        .await
+        .map_err(|e| Error::Store(format!("sqlite task: {e}")))?
+    }
+}
+
+#[async_trait::async_trait]
+impl RootKeyStore for SqliteStore {
+    async fn insert_key(&self, record: KeyRecord) -> Result<(), Error> {
+        self.with(move |c| {
+            c.prepare_cached(
+                "INSERT OR REPLACE INTO l402_keys (key_hash, token_id, root_key, pending_until)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                &record.key_hash[..],
+                &record.token_id.0[..],
+                &record.root_key.0[..],
+                record.pending_until
+            ])
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn root_key(&self, key_hash: &[u8; 32], now: i64) -> Result<Option<StoredKey>, Error> {
+        let key_hash = *key_hash;
+        let row = self
+            .with(move |c| {
+                c.prepare_cached(
+                    "SELECT root_key, pending_until FROM l402_keys
+                     WHERE key_hash = ?1 AND (pending_until IS NULL OR pending_until > ?2)",
+                )?
+                .query_row(params![&key_hash[..], now], |r| {
+                    Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Option<i64>>(1)?))
+                })
+                .optional()
+            })
+            .await?;
+        row.map(|(key, pending)| {
+            let key: [u8; 32] = key
+                .try_into()
+                .map_err(|_| Error::Store("stored root key is not 32 bytes".into()))?;
+            Ok(StoredKey { root_key: RootKey(key), pending: pending.is_some() })
+        })
+        .transpose()
+    }
+
+    async fn confirm_key(&self, key_hash: &[u8; 32]) -> Result<(), Error> {
+        let key_hash = *key_hash;
+        self.with(move |c| {
+            c.prepare_cached("UPDATE l402_keys SET pending_until = NULL WHERE key_hash = ?1")?
+                .execute(params![&key_hash[..]])
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn revoke(&self, token_id: &TokenId, now: i64) -> Result<(), Error> {
+        let token_id = *token_id;
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute("DELETE FROM l402_keys WHERE token_id = ?1", params![&token_id.0[..]])?;
+            tx.execute(
+                "INSERT OR IGNORE INTO l402_revocations (token_id, revoked_at) VALUES (?1, ?2)",
+                params![&token_id.0[..], now],
+            )?;
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn is_revoked(&self, token_id: &TokenId) -> Result<bool, Error> {
+        let token_id = *token_id;
+        self.with(move |c| {
+            c.prepare_cached("SELECT 1 FROM l402_revocations WHERE token_id = ?1")?
+                .exists(params![&token_id.0[..]])
+        })
+        .await
+    }
+
+    async fn reserve_use(
+        &self,
+        token_id: &TokenId,
+        allowance: u64,
+        lease_until: i64,
+    ) -> Result<Option<Reservation>, Error> {
+        let (token_id, id) = (*token_id, reservation_id()?);
+        let reserved = self
+            .with(move |c| {
+                // IMMEDIATE takes the write lock before reading, so two instances cannot both
+                // see the last free use.
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let used: i64 = tx
+                    .query_row(
+                        "SELECT used FROM l402_usage WHERE token_id = ?1",
+                        params![&token_id.0[..]],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .unwrap_or(0);
+                let held: i64 = tx.query_row(
+                    "SELECT count(*) FROM l402_reservations WHERE token_id = ?1",
+                    params![&token_id.0[..]],
+                    |r| r.get(0),
+                )?;
+                if count(used).saturating_add(count(held)) >= allowance {
+                    return Ok(false);
+                }
+                tx.execute(
+                    "INSERT INTO l402_reservations (id, token_id, lease_until) VALUES (?1, ?2, ?3)",
+                    params![id, &token_id.0[..], lease_until],
+                )?;
+                tx.commit()?;
+                Ok(true)
+            })
+            .await?;
+        Ok(reserved.then_some(Reservation { id, token_id, allowance }))
+    }
+
+    async fn commit_use(&self, reservation: &Reservation) -> Result<u64, Error> {
+        let (id, token_id) = (reservation.id, reservation.token_id);
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let gone = tx.execute("DELETE FROM l402_reservations WHERE id = ?1", params![id])?;
+            if gone > 0 {
+                tx.execute(
+                    "INSERT INTO l402_usage (token_id, used) VALUES (?1, 1)
+                     ON CONFLICT (token_id) DO UPDATE SET used = used + 1",
+                    params![&token_id.0[..]],
+                )?;
+            }
+            let used: i64 = tx
+                .query_row(
+                    "SELECT used FROM l402_usage WHERE token_id = ?1",
+                    params![&token_id.0[..]],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(0);
+            tx.commit()?;
+            Ok(count(used))
+        })
+        .await
+    }
+
+    async fn release_use(&self, reservation: &Reservation) -> Result<(), Error> {
+        let id = reservation.id;
+        self.with(move |c| {
+            c.prepare_cached("DELETE FROM l402_reservations WHERE id = ?1")?
+                .execute(params![id])
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn uses(&self, token_id: &TokenId) -> Result<u64, Error> {
+        let token_id = *token_id;
+        self.with(move |c| {
+            c.prepare_cached("SELECT used FROM l402_usage WHERE token_id = ?1")?
+                .query_row(params![&token_id.0[..]], |r| r.get::<_, i64>(0))
+                .optional()
+                .map(|u| count(u.unwrap_or(0)))
+        })
+        .await
+    }
+
+    async fn count_hit(&self, bucket: &str, window_end: i64) -> Result<u64, Error> {
+        let bucket = bucket.to_owned();
+        self.with(move |c| {
+            c.prepare_cached(
+                "INSERT INTO l402_rate (bucket, window_end, hits) VALUES (?1, ?2, 1)
+                 ON CONFLICT (bucket, window_end) DO UPDATE SET hits = hits + 1
+                 RETURNING hits",
+            )?
+            .query_row(params![bucket, window_end], |r| r.get::<_, i64>(0))
+            .map(count)
+        })
+        .await
+    }
+
+    async fn prune(&self, now: i64) -> Result<Pruned, Error> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let keys = tx.execute(
+                "DELETE FROM l402_keys WHERE pending_until IS NOT NULL AND pending_until <= ?1",
+                params![now],
+            )?;
+            let reservations =
+                tx.execute("DELETE FROM l402_reservations WHERE lease_until <= ?1", params![now])?;
+            let windows =
+                tx.execute("DELETE FROM l402_rate WHERE window_end <= ?1", params![now])?;
+            tx.commit()?;
+            Ok(Pruned {
+                keys: keys as u64,
+                reservations: reservations as u64,
+                windows: windows as u64,
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,88 @@
+//! Two `Paywall` instances sharing one store: a token with N uses buys exactly N requests,
+//! however the concurrent requests are spread over the instances (SQLite file, PostgreSQL).
+
+#[path = "support/pg.rs"]
+mod pg;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use l402_http::Credential;
+use l402_lightning::dev::{DevNode, DevPayer};
+use l402_lightning::{PayRequest, Payer};
+use l402_server::store::{PostgresStore, SqliteStore};
+use l402_server::{KeyMode, KeyRing, Paywall, Price, RootKeyStore, Route};
+
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+const USES: u64 = 5;
+
+async fn exact_across_instances(a: Arc<dyn RootKeyStore>, b: Arc<dyn RootKeyStore>) -> Result {
+    let node = DevNode::new()?;
+    // Derived keys: both instances verify the token without sharing a key row.
+    let make = |store| {
+        Arc::new(
+            Paywall::builder(Arc::new(node.clone()), store)
+                .key_mode(KeyMode::Derived(KeyRing::new(1, [3; 32])))
+                .build(),
+        )
+    };
+    let (pa, pb) = (make(a), make(b));
+    let route = Arc::new(Route::new("svc", Price::msat(1_000)).max_uses(USES));
+    let (parts, ()) = http::Request::get("/x").body(())?.into_parts();
+    let minted = pa.challenge(&route, &parts, None).await?;
+    let paid = DevPayer::new(&node, 100_000)
+        .pay(PayRequest {
+            bolt11: minted.invoice.bolt11.clone(),
+            max_fee_msat: 0,
+            timeout: Duration::from_secs(5),
+        })
+        .await?;
+    let (mut parts, ()) = http::Request::get("/x").body(())?.into_parts();
+    Credential::new(minted.macaroon.clone(), paid.preimage).write_authorization(&mut parts.headers);
+    let parts = Arc::new(parts);
+
+    let mut tasks = Vec::new();
+    for i in 0..(4 * USES) {
+        let paywall = if i % 2 == 0 { Arc::clone(&pa) } else { Arc::clone(&pb) };
+        let (route, parts) = (Arc::clone(&route), Arc::clone(&parts));
+        tasks.push(tokio::spawn(async move {
+            match paywall.authorize(&route, &parts, None).await {
+                Ok(auth) => paywall.finish(auth, true).await.map(|_| 1u64),
+                Err(e) if e.code() == "uses-exhausted" => Ok(0),
+                Err(e) => Err(e),
+            }
+        }));
+    }
+    let mut served = 0;
+    for t in tasks {
+        served += t.await??;
+    }
+    assert_eq!(served, USES, "N uses means N across instances");
+    let err = pb.authorize(&route, &parts, None).await.err().map(|e| e.code());
+    assert_eq!(err, Some("uses-exhausted"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_two_instances() -> Result {
+    let path = std::env::temp_dir().join(format!("l402-paywall-{}.sqlite", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    exact_across_instances(Arc::new(SqliteStore::open(&path)?), Arc::new(SqliteStore::open(&path)?))
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_two_instances() -> Result {
+    let Some(server) = pg::PgServer::start_or_skip("paywall postgres")? else {
+        return Ok(());
+    };
+    let config = server.fresh_db().await?;
+    exact_across_instances(
+        Arc::new(PostgresStore::connect(&config).await?),
+        Arc::new(PostgresStore::connect(&config).await?),
+    )
+    .await
+}

@@ -1,0 +1,167 @@
+//! The one store conformance suite. Each backend supplies a factory that opens two store
+//! handles on one fresh database (two instances sharing it; the memory store hands out the
+//! same store twice) and a way to make the second instance catch up with revocations.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use l402_server::store::{KeyRecord, RootKeyStore};
+use l402_server::RootKey;
+use l402_token::TokenId;
+
+pub(crate) type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+pub(crate) type SyncFn =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result> + Send>> + Send + std::marker::Sync>;
+
+pub(crate) struct Pair {
+    pub(crate) a: Arc<dyn RootKeyStore>,
+    pub(crate) b: Arc<dyn RootKeyStore>,
+    /// Makes `b` see revocations made through `a` (a no-op where they share memory or a
+    /// file; one poll for PostgreSQL).
+    pub(crate) sync: SyncFn,
+}
+
+pub(crate) fn no_sync() -> SyncFn {
+    Arc::new(|| Box::pin(async { Ok(()) }))
+}
+
+fn token(n: u8) -> TokenId {
+    TokenId([n; 32])
+}
+
+fn record(n: u8, pending_until: Option<i64>) -> KeyRecord {
+    KeyRecord {
+        key_hash: [n; 32],
+        token_id: token(n),
+        root_key: RootKey([n ^ 0xff; 32]),
+        pending_until,
+    }
+}
+
+/// Runs every check, each on a fresh database, printing its name.
+pub(crate) async fn run_all<F, Fut>(backend: &str, fresh: F) -> Result
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Pair>>,
+{
+    macro_rules! check {
+        ($name:ident) => {{
+            eprintln!("{backend}: {}", stringify!($name));
+            $name(fresh().await?)
+                .await
+                .map_err(|e| format!("{backend}: {}: {e}", stringify!($name)))?;
+        }};
+    }
+    check!(keys_round_trip);
+    check!(pending_keys_expire_and_prune);
+    check!(revocation_reaches_the_other_instance);
+    check!(usage_is_exact_under_concurrency);
+    check!(release_gives_the_use_back);
+    check!(lapsed_reservations_are_released_by_prune);
+    check!(rate_windows_count_across_instances);
+    Ok(())
+}
+
+async fn keys_round_trip(p: Pair) -> Result {
+    assert_eq!(p.a.root_key(&[1; 32], 0).await?, None);
+    p.a.insert_key(record(1, Some(1_000))).await?;
+    let got = p.b.root_key(&[1; 32], 10).await?.ok_or("key written by a not seen by b")?;
+    assert_eq!(got.root_key, RootKey([0xfe; 32]));
+    assert!(got.pending);
+    p.b.confirm_key(&[1; 32]).await?;
+    let got = p.a.root_key(&[1; 32], 5_000).await?.ok_or("confirmed key must not expire")?;
+    assert!(!got.pending);
+    // Confirming an absent key is a no-op.
+    p.a.confirm_key(&[9; 32]).await?;
+    assert_eq!(p.a.root_key(&[9; 32], 0).await?, None);
+    Ok(())
+}
+
+async fn pending_keys_expire_and_prune(p: Pair) -> Result {
+    p.a.insert_key(record(2, Some(100))).await?;
+    p.a.insert_key(record(3, None)).await?;
+    assert!(p.a.root_key(&[2; 32], 99).await?.is_some());
+    assert_eq!(p.a.root_key(&[2; 32], 100).await?, None, "expired pending key is absent");
+    let pruned = p.b.prune(100).await?;
+    assert_eq!(pruned.keys, 1);
+    assert!(p.a.root_key(&[3; 32], 1_000_000).await?.is_some(), "permanent key survives");
+    assert_eq!(p.a.prune(1_000_000).await?.keys, 0);
+    Ok(())
+}
+
+async fn revocation_reaches_the_other_instance(p: Pair) -> Result {
+    p.a.insert_key(record(4, None)).await?;
+    p.a.insert_key(record(5, None)).await?;
+    assert!(!p.b.is_revoked(&token(4)).await?);
+    p.a.revoke(&token(4), 7).await?;
+    assert!(p.a.is_revoked(&token(4)).await?);
+    assert_eq!(p.a.root_key(&[4; 32], 0).await?, None, "revoking deletes the key");
+    (p.sync)().await?;
+    assert!(p.b.is_revoked(&token(4)).await?);
+    assert!(!p.b.is_revoked(&token(5)).await?);
+    assert!(p.b.root_key(&[5; 32], 0).await?.is_some());
+    // Revoking twice is fine.
+    p.b.revoke(&token(4), 8).await?;
+    Ok(())
+}
+
+async fn usage_is_exact_under_concurrency(p: Pair) -> Result {
+    const ALLOWANCE: u64 = 10;
+    let mut tasks = Vec::new();
+    for i in 0..40u32 {
+        let store = if i % 2 == 0 { Arc::clone(&p.a) } else { Arc::clone(&p.b) };
+        tasks.push(tokio::spawn(async move {
+            match store.reserve_use(&token(6), ALLOWANCE, 1_000).await? {
+                Some(r) => {
+                    store.commit_use(&r).await?;
+                    Ok::<_, l402_server::Error>(1u64)
+                }
+                None => Ok(0),
+            }
+        }));
+    }
+    let mut granted = 0;
+    for t in tasks {
+        granted += t.await??;
+    }
+    assert_eq!(granted, ALLOWANCE, "exactly the allowance was granted");
+    assert_eq!(p.a.uses(&token(6)).await?, ALLOWANCE);
+    assert_eq!(p.b.uses(&token(6)).await?, ALLOWANCE);
+    assert!(p.b.reserve_use(&token(6), ALLOWANCE, 1_000).await?.is_none());
+    assert_eq!(p.a.uses(&token(7)).await?, 0, "other tokens untouched");
+    Ok(())
+}
+
+async fn release_gives_the_use_back(p: Pair) -> Result {
+    let r = p.a.reserve_use(&token(8), 1, 1_000).await?.ok_or("first use must be granted")?;
+    assert!(p.b.reserve_use(&token(8), 1, 1_000).await?.is_none(), "reserved use is taken");
+    p.a.release_use(&r).await?;
+    assert_eq!(p.a.uses(&token(8)).await?, 0, "a released use is not counted");
+    let r2 = p.b.reserve_use(&token(8), 1, 1_000).await?.ok_or("released use comes back")?;
+    assert_eq!(p.b.commit_use(&r2).await?, 1);
+    assert_eq!(p.a.commit_use(&r2).await?, 1, "committing twice counts once");
+    p.a.release_use(&r).await?;
+    assert!(p.a.reserve_use(&token(8), 1, 1_000).await?.is_none());
+    Ok(())
+}
+
+async fn lapsed_reservations_are_released_by_prune(p: Pair) -> Result {
+    let _crashed = p.a.reserve_use(&token(9), 1, 50).await?.ok_or("granted")?;
+    assert!(p.b.reserve_use(&token(9), 1, 100).await?.is_none());
+    assert_eq!(p.b.prune(49).await?.reservations, 0);
+    assert_eq!(p.b.prune(50).await?.reservations, 1);
+    assert!(p.a.reserve_use(&token(9), 1, 100).await?.is_some(), "lapsed use came back");
+    Ok(())
+}
+
+async fn rate_windows_count_across_instances(p: Pair) -> Result {
+    assert_eq!(p.a.count_hit("ip:192.0.2.1", 60).await?, 1);
+    assert_eq!(p.b.count_hit("ip:192.0.2.1", 60).await?, 2);
+    assert_eq!(p.a.count_hit("ip:192.0.2.1", 60).await?, 3);
+    assert_eq!(p.a.count_hit("ip:192.0.2.2", 60).await?, 1);
+    assert_eq!(p.a.count_hit("ip:192.0.2.1", 120).await?, 1, "a new window starts at 1");
+    assert_eq!(p.b.prune(60).await?.windows, 2);
+    assert_eq!(p.a.count_hit("ip:192.0.2.1", 120).await?, 2, "later window survives");
+    Ok(())
+}
