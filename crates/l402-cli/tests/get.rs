@@ -205,3 +205,36 @@ async fn post_data_is_replayed_and_output_goes_to_a_file() {
     assert_eq!(v["output"], out.to_str().unwrap());
     assert_eq!(v["bytes"], 21);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_download_to_a_file_draws_progress_only_on_a_terminal() {
+    let env = env("progress").await;
+    let url = env.server.url("/weather");
+    let on_tty = env.dir.join("tty.txt");
+    // util-linux `script` runs the command under a pseudo-terminal, as a user's shell would.
+    let cmdline = format!("'{}' get -o '{}' '{url}'", env!("CARGO_BIN_EXE_l402"), on_tty.display());
+    let mut cmd = tokio::process::Command::new("script");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("L402_") {
+            cmd.env_remove(k);
+        }
+    }
+    let o = cmd
+        .args(["-qfec", &cmdline, "/dev/null"])
+        .env("HOME", env.dir.join("home"))
+        .env("L402_DEV_DIR", env.dir.join("dev"))
+        .env("L402_STORE", env.dir.join("client.db"))
+        .output()
+        .await
+        .unwrap();
+    let screen = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{screen}");
+    assert!(screen.contains("] 100%"), "no progress bar on the terminal: {screen:?}");
+    assert_eq!(std::fs::read_to_string(&on_tty).unwrap(), "paid GET /weather ");
+
+    let piped = env.dir.join("piped.txt");
+    let plain = env.l402(&["get", "-o", piped.to_str().unwrap(), &url]).await;
+    assert_eq!(plain.code, Some(0), "{}", plain.stderr);
+    assert!(!plain.stderr.contains("100%"), "progress drawn without a terminal: {}", plain.stderr);
+    assert_eq!(std::fs::read_to_string(&piped).unwrap(), "paid GET /weather ");
+}
