@@ -3,7 +3,8 @@
 
 use core::fmt;
 
-use crate::grammar::{self, canonical_i64, canonical_u64, comma_list};
+use crate::grammar;
+use crate::view::View;
 use crate::{Error, IpNet, Timestamp};
 
 /// The `services` condition.
@@ -79,22 +80,29 @@ impl Builtin {
 
     /// The built-in that owns a condition, if any. Conditions are matched byte for byte.
     pub fn of_condition(condition: &[u8]) -> Option<Builtin> {
-        let c = core::str::from_utf8(condition).ok()?;
-        match c {
-            SERVICES => Some(Builtin::Services),
-            EXPIRES_AT => Some(Builtin::ExpiresAt),
-            METHODS => Some(Builtin::Methods),
-            PATH_PREFIX => Some(Builtin::PathPrefix),
-            CLIENT_IP => Some(Builtin::ClientIp),
-            MAX_USES => Some(Builtin::MaxUses),
-            _ if service_of(c, CAPABILITIES_SUFFIX).is_some() => Some(Builtin::Capabilities),
-            _ if service_of(c, VALID_UNTIL_SUFFIX).is_some() => Some(Builtin::ValidUntil),
+        // The fixed names are ASCII, so comparing bytes needs no UTF-8 check; only the
+        // per-service conditions must be UTF-8 as a whole.
+        match condition {
+            c if c == SERVICES.as_bytes() => Some(Builtin::Services),
+            c if c == EXPIRES_AT.as_bytes() => Some(Builtin::ExpiresAt),
+            c if c == METHODS.as_bytes() => Some(Builtin::Methods),
+            c if c == PATH_PREFIX.as_bytes() => Some(Builtin::PathPrefix),
+            c if c == CLIENT_IP.as_bytes() => Some(Builtin::ClientIp),
+            c if c == MAX_USES.as_bytes() => Some(Builtin::MaxUses),
+            c if c.ends_with(CAPABILITIES_SUFFIX.as_bytes()) => {
+                let c = core::str::from_utf8(c).ok()?;
+                service_of(c, CAPABILITIES_SUFFIX).map(|_| Builtin::Capabilities)
+            }
+            c if c.ends_with(VALID_UNTIL_SUFFIX.as_bytes()) => {
+                let c = core::str::from_utf8(c).ok()?;
+                service_of(c, VALID_UNTIL_SUFFIX).map(|_| Builtin::ValidUntil)
+            }
             _ => None,
         }
     }
 }
 
-fn service_of<'a>(condition: &'a str, suffix: &str) -> Option<&'a str> {
+pub(crate) fn service_of<'a>(condition: &'a str, suffix: &str) -> Option<&'a str> {
     condition.strip_suffix(suffix).filter(|s| !s.is_empty())
 }
 
@@ -144,7 +152,7 @@ pub enum Caveat {
     Opaque(Vec<u8>),
 }
 
-fn malformed(condition: &[u8], reason: &'static str) -> Error {
+pub(crate) fn malformed(condition: &[u8], reason: &'static str) -> Error {
     Error::Malformed {
         index: None,
         condition: String::from_utf8_lossy(condition).into_owned(),
@@ -165,61 +173,11 @@ impl Caveat {
 
     /// Parses a caveat already split into condition and value.
     pub fn parse_parts(condition: &[u8], value: &[u8]) -> Result<Caveat, Error> {
-        let Some(kind) = Builtin::of_condition(condition) else {
-            return Ok(Caveat::Other { condition: condition.to_vec(), value: value.to_vec() });
-        };
-        let bad = |reason| malformed(condition, reason);
-        let v = core::str::from_utf8(value).map_err(|_| bad("value is not UTF-8"))?;
-        // `of_condition` only matches UTF-8 conditions.
-        let c = core::str::from_utf8(condition).map_err(|_| bad("condition is not UTF-8"))?;
-        Ok(match kind {
-            Builtin::Services => Caveat::Services(parse_services(v).ok_or_else(|| {
-                bad("expected name:tier[,name:tier...] with non-empty names and tiers 0-255")
-            })?),
-            Builtin::Capabilities => Caveat::Capabilities {
-                service: service_of(c, CAPABILITIES_SUFFIX).unwrap_or_default().to_owned(),
-                capabilities: if v.is_empty() {
-                    Vec::new()
-                } else {
-                    comma_list(v)
-                        .ok_or_else(|| bad("expected a comma-separated list without empty items"))?
-                        .into_iter()
-                        .map(str::to_owned)
-                        .collect()
-                },
-            },
-            Builtin::ValidUntil => Caveat::ValidUntil {
-                service: service_of(c, VALID_UNTIL_SUFFIX).unwrap_or_default().to_owned(),
-                unix: canonical_i64(v)
-                    .ok_or_else(|| bad("expected canonical decimal Unix seconds"))?,
-            },
-            Builtin::ExpiresAt => Caveat::ExpiresAt(
-                Timestamp::parse(v).ok_or_else(|| bad("expected an RFC 3339 date-time"))?,
-            ),
-            Builtin::Methods => {
-                let items = comma_list(v).ok_or_else(|| bad("expected a list of HTTP methods"))?;
-                if !items.iter().all(|m| grammar::is_http_token(m)) {
-                    return Err(bad("an HTTP method is not an RFC 9110 token"));
-                }
-                Caveat::Methods(items.into_iter().map(str::to_owned).collect())
-            }
-            Builtin::PathPrefix => {
-                if !v.starts_with('/') || v.chars().any(char::is_control) {
-                    return Err(bad(
-                        "expected a path starting with / and without control characters",
-                    ));
-                }
-                Caveat::PathPrefix(v.to_owned())
-            }
-            Builtin::ClientIp => Caveat::ClientIp(
-                comma_list(v)
-                    .and_then(|items| items.into_iter().map(IpNet::parse).collect())
-                    .ok_or_else(|| bad("expected canonical IP addresses or CIDR networks"))?,
-            ),
-            Builtin::MaxUses => {
-                Caveat::MaxUses(canonical_u64(v).ok_or_else(|| bad("expected a canonical count"))?)
-            }
-        })
+        // The validation rules live in the borrowed form the engine judges (`view`).
+        match View::parse(condition, value)? {
+            Some(view) => Ok(view.into_owned()),
+            None => Ok(Caveat::Other { condition: condition.to_vec(), value: value.to_vec() }),
+        }
     }
 
     /// The built-in that owns this caveat; `None` for [`Caveat::Other`] and
@@ -326,20 +284,6 @@ impl Caveat {
             _ => false,
         }
     }
-}
-
-fn parse_services(v: &str) -> Option<Vec<ServiceTier>> {
-    comma_list(v)?
-        .into_iter()
-        .map(|entry| {
-            let (name, tier) = entry.split_once(':')?;
-            if name.is_empty() {
-                return None;
-            }
-            let tier = u8::try_from(canonical_u64(tier)?).ok()?;
-            Some(ServiceTier::new(name, tier))
-        })
-        .collect()
 }
 
 impl fmt::Display for Caveat {

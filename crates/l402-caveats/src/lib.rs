@@ -1,7 +1,7 @@
 //! L402 caveats: the one place where caveats are parsed and judged. No IO, no async.
 //!
 //! - [`grammar`]: `condition=value`, split at the first `=`, conditions compared byte for
-//!   byte (nom);
+//!   byte;
 //! - [`Caveat`]: the standard conditions (`services`, `<service>_capabilities`,
 //!   `<service>_valid_until`) and our extensions (`expires_at`, `methods`, `path_prefix`,
 //!   `client_ip`, `max_uses`), parsed and printed losslessly;
@@ -62,6 +62,7 @@ mod net;
 pub mod satisfier;
 mod time;
 mod verifier;
+mod view;
 
 pub use crate::attenuate::Attenuate;
 pub use crate::caveat::{Builtin, Caveat, ServiceTier};

@@ -1,13 +1,13 @@
 //! The engine: judges a token's first-party caveats against a request.
 
 use core::fmt;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use l402_token::Macaroon;
 
-use crate::caveat::{Builtin, Caveat, PREIMAGE};
+use crate::caveat::{Builtin, PREIMAGE};
 use crate::satisfier::Satisfier;
+use crate::view::View;
 use crate::{grammar, Context, Error};
 
 /// What an accepted token allows, beyond "this request".
@@ -67,7 +67,7 @@ impl fmt::Debug for Verifier {
 }
 
 enum Judged<'a> {
-    Builtin(Caveat),
+    Builtin(View<'a>),
     Custom(usize, &'a str),
 }
 
@@ -75,6 +75,12 @@ struct Entry<'a> {
     index: usize,
     condition: &'a [u8],
     judged: Judged<'a>,
+    /// Position (in the entries) of the previous occurrence of the same condition.
+    previous: Option<usize>,
+    /// Whether this is the last occurrence of its condition: the one judged.
+    last: bool,
+    /// See [`Verifier::rank`].
+    rank: usize,
 }
 
 impl Verifier {
@@ -133,21 +139,26 @@ impl Verifier {
         I: IntoIterator<Item = &'a [u8]>,
     {
         let mut verdict = Verdict::default();
-        let entries = self.classify(caveats, &mut verdict)?;
-        let lasts = self.check_narrowing(&entries)?;
-        let mut finals: Vec<&Entry<'_>> =
-            lasts.into_iter().filter_map(|i| entries.get(i)).collect();
-        finals.sort_by_key(|e| (self.rank(e), e.index));
-        for e in finals {
-            self.satisfy_final(e, context, &mut verdict)?;
+        let mut entries = self.classify(caveats, &mut verdict)?;
+        link_occurrences(&mut entries);
+        self.check_narrowing(&entries)?;
+        // Final checks by rank, then in token order. There are few ranks, so walking the
+        // entries once per rank costs less than collecting and sorting them.
+        for rank in 0..Builtin::ALL.len() + self.custom.len() {
+            for e in entries.iter().filter(|e| e.last && e.rank == rank) {
+                self.satisfy_final(e, context, &mut verdict)?;
+            }
         }
         Ok(verdict)
     }
 
-    fn rank(&self, e: &Entry<'_>) -> usize {
-        match &e.judged {
+    /// Where an entry's final check runs: built-ins in [`Builtin::ALL`] order, then custom
+    /// satisfiers in registration order.
+    fn rank(judged: &Judged<'_>) -> usize {
+        match judged {
             Judged::Builtin(c) => {
-                c.builtin().and_then(|b| Builtin::ALL.iter().position(|x| *x == b)).unwrap_or(0)
+                let b = c.builtin();
+                Builtin::ALL.iter().position(|x| *x == b).unwrap_or(0)
             }
             Judged::Custom(k, _) => Builtin::ALL.len() + k,
         }
@@ -193,12 +204,18 @@ impl Verifier {
                 if !well_formed {
                     return Err(bad("the server's satisfier refuses the value"));
                 }
-                entries.push(Entry { index, condition, judged: Judged::Custom(k, value) });
+                let judged = Judged::Custom(k, value);
+                let rank = Verifier::rank(&judged);
+                entries.push(Entry { index, condition, judged, previous: None, last: true, rank });
             } else if self.ignored.iter().any(|c| c == condition) {
                 verdict.skipped.push(index);
-            } else if Builtin::of_condition(condition).is_some_and(|b| self.builtins.contains(&b)) {
-                let c = Caveat::parse_parts(condition, value).map_err(with_index)?;
-                entries.push(Entry { index, condition, judged: Judged::Builtin(c) });
+            } else if let Some(kind) =
+                Builtin::of_condition(condition).filter(|b| self.builtins.contains(b))
+            {
+                let judged =
+                    Judged::Builtin(View::parse_as(kind, condition, value).map_err(with_index)?);
+                let rank = Verifier::rank(&judged);
+                entries.push(Entry { index, condition, judged, previous: None, last: true, rank });
             } else {
                 unknown(verdict, condition)?;
             }
@@ -206,12 +223,10 @@ impl Verifier {
         Ok(entries)
     }
 
-    /// Pass 2: each occurrence must narrow the previous one. Returns the positions (in
-    /// `entries`) of the last occurrence of each condition.
-    fn check_narrowing(&self, entries: &[Entry<'_>]) -> Result<Vec<usize>, Error> {
-        let mut last: HashMap<&[u8], usize> = HashMap::new();
-        for (pos, cur) in entries.iter().enumerate() {
-            if let Some(prev) = last.get(cur.condition).and_then(|&p| entries.get(p)) {
+    /// Pass 2: each occurrence must narrow the previous one, in token order.
+    fn check_narrowing(&self, entries: &[Entry<'_>]) -> Result<(), Error> {
+        for cur in entries {
+            if let Some(prev) = cur.previous.and_then(|p| entries.get(p)) {
                 let ok = match (&prev.judged, &cur.judged) {
                     (Judged::Builtin(p), Judged::Builtin(c)) => c.narrows(p),
                     (Judged::Custom(k, p), Judged::Custom(_, c)) => {
@@ -227,9 +242,8 @@ impl Verifier {
                     });
                 }
             }
-            last.insert(cur.condition, pos);
         }
-        Ok(last.into_values().collect())
+        Ok(())
     }
 
     /// Pass 3: judge one last occurrence against the request.
@@ -239,7 +253,7 @@ impl Verifier {
         ctx: &Context,
         verdict: &mut Verdict,
     ) -> Result<(), Error> {
-        let condition = || String::from_utf8_lossy(e.condition).into_owned();
+        let condition = || lossy(e.condition);
         let applies_to = |service: &str| ctx.service.as_deref().is_none_or(|s| s == service);
         let mut unchecked = false;
         match &e.judged {
@@ -253,27 +267,27 @@ impl Verifier {
                 }
             }
             Judged::Builtin(c) => match c {
-                Caveat::Services(list) => match &ctx.service {
-                    Some(s) if list.iter().any(|t| t.name == *s) => {}
+                View::Services(list) => match &ctx.service {
+                    Some(s) if View::names_service(list, s) => {}
                     Some(s) => return Err(Error::WrongService { service: s.clone() }),
                     None => unchecked = true,
                 },
-                Caveat::ValidUntil { service, unix } => {
+                View::ValidUntil { service, unix } => {
                     if applies_to(service) {
                         unchecked |= self.expiry(*unix, ctx, verdict, condition)?;
                     }
                 }
-                Caveat::ExpiresAt(t) => {
+                View::ExpiresAt(t) => {
                     unchecked |= self.expiry(t.deadline(), ctx, verdict, condition)?
                 }
-                Caveat::Capabilities { service, capabilities } => {
+                View::Capabilities { service, list } => {
                     if applies_to(service) {
                         match &ctx.capability {
-                            _ if capabilities.is_empty() => {}
-                            Some(c) if capabilities.contains(c) => {}
+                            _ if list.is_empty() => {}
+                            Some(c) if View::allows_capability(list, c) => {}
                             Some(c) => {
                                 return Err(Error::WrongCapability {
-                                    service: service.clone(),
+                                    service: (*service).to_owned(),
                                     capability: c.clone(),
                                 })
                             }
@@ -281,22 +295,22 @@ impl Verifier {
                         }
                     }
                 }
-                Caveat::Methods(methods) => match &ctx.method {
-                    Some(m) if methods.contains(m) => {}
+                View::Methods(methods) => match &ctx.method {
+                    Some(m) if View::allows_method(methods, m) => {}
                     Some(m) => return Err(Error::WrongMethod { method: m.clone() }),
                     None => unchecked = true,
                 },
-                Caveat::PathPrefix(prefix) => match &ctx.path {
-                    Some(p) if p.starts_with(prefix.as_str()) => {}
+                View::PathPrefix(prefix) => match &ctx.path {
+                    Some(p) if p.starts_with(prefix) => {}
                     Some(p) => return Err(Error::WrongPath { path: p.clone() }),
                     None => unchecked = true,
                 },
-                Caveat::ClientIp(nets) => match &ctx.client {
+                View::ClientIp(nets) => match &ctx.client {
                     Some(ip) if nets.iter().any(|n| n.contains(ip)) => {}
                     Some(ip) => return Err(Error::WrongClient { client: *ip }),
                     None => unchecked = true,
                 },
-                Caveat::MaxUses(n) => {
+                View::MaxUses(n) => {
                     verdict.max_uses = Some(*n);
                     if let Some(used) = ctx.prior_uses {
                         if used >= *n {
@@ -304,8 +318,6 @@ impl Verifier {
                         }
                     }
                 }
-                // Never classified as built-in entries.
-                Caveat::Other { .. } | Caveat::Opaque(_) => {}
             },
         }
         if unchecked {
@@ -327,6 +339,91 @@ impl Verifier {
             Some(now) if now < deadline => Ok(false),
             Some(_) => Err(Error::Expired { condition: condition(), deadline }),
             None => Ok(true),
+        }
+    }
+}
+
+/// A condition as text for a report. Valid UTF-8 is the rule, and checking it first is
+/// cheaper than the lossy decoder, which runs for every unchecked caveat of a request.
+fn lossy(condition: &[u8]) -> String {
+    match core::str::from_utf8(condition) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(condition).into_owned(),
+    }
+}
+
+/// Up to this many judged caveats, occurrences are linked by scanning back; a token carries
+/// a handful, and the scan allocates nothing.
+const SCAN_LIMIT: usize = 16;
+
+/// Links each entry to the previous occurrence of its condition and marks the last ones.
+fn link_occurrences(entries: &mut [Entry<'_>]) {
+    if entries.len() <= SCAN_LIMIT {
+        for cur in 1..entries.len() {
+            let (before, rest) = entries.split_at_mut(cur);
+            let Some(e) = rest.first_mut() else { continue };
+            if let Some(prev) = before.iter().rposition(|p| p.condition == e.condition) {
+                e.previous = Some(prev);
+                if let Some(p) = before.get_mut(prev) {
+                    p.last = false;
+                }
+            }
+        }
+        return;
+    }
+    // Sorting positions by condition groups the occurrences without hashing, and stays
+    // `n log n` for long lists.
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by(|&a, &b| {
+        let condition = |i: usize| entries.get(i).map(|e| e.condition);
+        condition(a).cmp(&condition(b)).then(a.cmp(&b))
+    });
+    for pair in order.windows(2) {
+        let &[prev, cur] = pair else { continue };
+        let same = entries.get(prev).map(|e| e.condition) == entries.get(cur).map(|e| e.condition);
+        if same {
+            if let Some(e) = entries.get_mut(cur) {
+                e.previous = Some(prev);
+            }
+            if let Some(e) = entries.get_mut(prev) {
+                e.last = false;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Both linking strategies (the scan for short lists, the sort for long ones) find
+        /// the previous occurrence and the last occurrence the obvious way.
+        #[test]
+        fn occurrences_are_linked_like_a_naive_scan(
+            conditions in prop::collection::vec(prop::sample::select(vec!["a", "b", "c", "ab"]), 0..40)
+        ) {
+            let mut entries: Vec<Entry<'_>> = conditions
+                .iter()
+                .enumerate()
+                .map(|(index, c)| Entry {
+                    index,
+                    condition: c.as_bytes(),
+                    judged: Judged::Builtin(View::MaxUses(0)),
+                    previous: None,
+                    last: true,
+                    rank: 0,
+                })
+                .collect();
+            link_occurrences(&mut entries);
+            for (i, e) in entries.iter().enumerate() {
+                let before = conditions.get(..i).unwrap_or_default();
+                let after = conditions.get(i + 1..).unwrap_or_default();
+                let c = conditions.get(i).copied().unwrap_or_default();
+                prop_assert_eq!(e.previous, before.iter().rposition(|p| *p == c));
+                prop_assert_eq!(e.last, !after.contains(&c));
+            }
         }
     }
 }

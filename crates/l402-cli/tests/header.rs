@@ -7,22 +7,9 @@
     reason = "test code"
 )]
 
-use std::process::{Command, Output};
+mod support;
 
-fn l402(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_l402")).args(args).output().expect("run l402")
-}
-
-fn stdout_json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
-}
-
-fn stderr_code(o: &Output) -> String {
-    let v: serde_json::Value =
-        serde_json::from_slice(&o.stderr).expect("stderr is one JSON object");
-    v["code"].as_str().expect("code").to_owned()
-}
+use support::{l402, stderr_code, stdout_json};
 
 #[test]
 fn parse_challenge_follows_every_challenge_vector() {

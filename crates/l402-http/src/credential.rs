@@ -79,15 +79,21 @@ impl Credential {
         let (macaroons, preimage) = token
             .rsplit_once(':')
             .ok_or(Error::MalformedCredential("no ':' before the preimage"))?;
-        let texts: Vec<&str> = macaroons.split(',').collect();
-        if texts.len() > 1 {
-            return Err(Error::MultipleMacaroons(texts.len()));
-        }
-        if macaroons.is_empty() {
-            return Err(Error::MalformedCredential("no macaroon"));
-        }
-        let preimage = Preimage::from_hex(preimage)?;
-        let macaroon = Macaroon::from_base64(macaroons)?;
+        // Decode first and look for the reasons that take precedence only on failure: a comma
+        // or an empty macaroon never decodes as base64, so a success proves there was
+        // neither, and the common path skips a scan of the token.
+        let decoded = Preimage::from_hex(preimage)
+            .and_then(|preimage| Ok((preimage, Macaroon::from_base64(macaroons)?)));
+        let (preimage, macaroon) = match decoded {
+            Ok(both) => both,
+            Err(_) if macaroons.contains(',') => {
+                return Err(Error::MultipleMacaroons(macaroons.split(',').count()))
+            }
+            Err(_) if macaroons.is_empty() => {
+                return Err(Error::MalformedCredential("no macaroon"))
+            }
+            Err(e) => return Err(e.into()),
+        };
         Ok(Credential {
             scheme,
             macaroon,
@@ -142,40 +148,43 @@ impl Credential {
 
     /// [`Credential::from_headers`] with explicit limits.
     pub fn from_headers_with(headers: &HeaderMap, limits: &Limits) -> Result<Credential, Error> {
-        let mut found = Vec::new();
-        for v in limits::values(headers, AUTHORIZATION, limits)? {
+        // Values are checked one by one against the first instead of being collected: this
+        // runs on every request. A parse error anywhere still wins over a conflict, as when
+        // every value was parsed before comparing.
+        let mut found = Found::default();
+        for v in limits::value_iter(headers, AUTHORIZATION, limits)? {
             let text = limits::text(v, limits, Error::MalformedCredential("not visible ascii"))?;
             if is_ours(text) {
-                found.push(Credential::parse_authorization_with(text, limits)?);
+                found.add(Credential::parse_authorization_with(text, limits)?);
             }
         }
-        let grpc = headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.starts_with("application/grpc"));
-        let mut alternates = vec![
-            (GRPC_METADATA_MACAROON, CredentialSource::GrpcMetadataMacaroon),
-            (MACAROON, CredentialSource::Macaroon),
-        ];
-        if grpc {
-            alternates.push((TOKEN, CredentialSource::Token));
-        }
-        for (name, source) in alternates {
-            if !found.is_empty() {
-                break;
+        if found.first.is_none() {
+            let grpc = headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| t.starts_with("application/grpc"));
+            let alternates = [
+                (GRPC_METADATA_MACAROON, CredentialSource::GrpcMetadataMacaroon, true),
+                (MACAROON, CredentialSource::Macaroon, true),
+                (TOKEN, CredentialSource::Token, grpc),
+            ];
+            for (name, source, _) in alternates.into_iter().filter(|(_, _, wanted)| *wanted) {
+                if found.first.is_some() {
+                    break;
+                }
+                let name = HeaderName::from_static(name);
+                for v in limits::value_iter(headers, name, limits)? {
+                    let text =
+                        limits::text(v, limits, Error::MalformedCredential("not visible ascii"))?;
+                    found.add(Credential::parse_hex_with(text, source, limits)?);
+                }
             }
-            for v in limits::values(headers, HeaderName::from_static(name), limits)? {
-                let text =
-                    limits::text(v, limits, Error::MalformedCredential("not visible ascii"))?;
-                found.push(Credential::parse_hex_with(text, source, limits)?);
-            }
         }
-        let mut found = found.into_iter();
-        let first = found.next().ok_or(Error::MissingCredential)?;
-        if found.any(|c| c.macaroon != first.macaroon || c.preimage != first.preimage) {
-            return Err(Error::ConflictingCredentials);
+        match found {
+            Found { conflict: true, .. } => Err(Error::ConflictingCredentials),
+            Found { first: Some(first), .. } => Ok(first),
+            Found { first: None, .. } => Err(Error::MissingCredential),
         }
-        Ok(first)
     }
 
     /// `L402 <standard padded base64>:<lower-case hex>`, whatever scheme it arrived under.
@@ -210,10 +219,52 @@ impl Credential {
     }
 }
 
+/// The credentials of the deciding source, as they are parsed: the first, and whether a
+/// later one named another macaroon or preimage.
+#[derive(Default)]
+struct Found {
+    first: Option<Credential>,
+    conflict: bool,
+}
+
+impl Found {
+    fn add(&mut self, c: Credential) {
+        match &self.first {
+            None => self.first = Some(c),
+            Some(first) => {
+                self.conflict |= c.macaroon != first.macaroon || c.preimage != first.preimage;
+            }
+        }
+    }
+}
+
 /// Whether an `Authorization` value is meant for us: its first word names L402 or LSAT.
 fn is_ours(value: &str) -> bool {
     let value = value.trim_start_matches([' ', '\t']);
     // A tab after the scheme is not `1*SP`, but the value is still meant for us: it must be
     // refused as malformed rather than ignored as another scheme's.
     Scheme::from_name(value.split([' ', '\t']).next().unwrap_or_default()).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reasons checked only after a failed decode still win over the decode's own error,
+    /// whatever else is wrong with the value.
+    #[test]
+    fn several_or_no_macaroons_are_reported_before_decode_errors() {
+        let good_hex = "11".repeat(32);
+        let cases = [
+            (format!("L402 AgJ=,AgJ=:{good_hex}"), Error::MultipleMacaroons(2)),
+            ("L402 a,b,c:zz".to_owned(), Error::MultipleMacaroons(3)),
+            (",:".to_owned(), Error::MalformedCredential("not an L402 credential")),
+            ("LSAT ,:".to_owned(), Error::MultipleMacaroons(2)),
+            (format!("L402 :{good_hex}"), Error::MalformedCredential("no macaroon")),
+            ("L402 :zz".to_owned(), Error::MalformedCredential("no macaroon")),
+        ];
+        for (value, want) in cases {
+            assert_eq!(Credential::parse_authorization(&value), Err(want), "{value}");
+        }
+    }
 }

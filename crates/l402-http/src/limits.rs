@@ -1,6 +1,6 @@
 //! Size limits on the header fields we read, checked before any parsing.
 
-use http::header::{AsHeaderName, HeaderMap, HeaderValue};
+use http::header::{AsHeaderName, HeaderMap, HeaderValue, ValueIter};
 
 use crate::Error;
 
@@ -53,6 +53,22 @@ pub(crate) fn values<'a>(
         return Err(Error::TooManyHeaders { count: all.len() });
     }
     Ok(all)
+}
+
+/// [`values`] without collecting: the count is checked first, then the values are walked
+/// again. Reading credentials happens on every request, where the `Vec` showed up in
+/// profiles.
+pub(crate) fn value_iter<'a>(
+    headers: &'a HeaderMap,
+    name: impl AsHeaderName,
+    limits: &Limits,
+) -> Result<ValueIter<'a, HeaderValue>, Error> {
+    let all = headers.get_all(name);
+    let count = all.iter().count();
+    if count > limits.max_fields {
+        return Err(Error::TooManyHeaders { count });
+    }
+    Ok(all.iter())
 }
 
 /// A value as text, after the size check. Field values with bytes outside visible ASCII,

@@ -4,9 +4,8 @@
 // `fetch` runs Alby's real client (fetchWithL402) against a one-shot server on 127.0.0.1 that
 // answers the first request with 402 and the given WWW-Authenticate lines, and records the
 // Authorization header of the paid retry.
-import { createRequire } from 'node:module';
 import { createServer } from 'node:http';
-const require = createRequire(process.env.L402_INTEROP_DIR + '/');
+import { peerRequire as require, serveCases } from './batch.mjs';
 const { parseL402, parseL402Authorization, makeL402AuthenticateHeader, fetchWithL402 } =
   require('@getalby/lightning-tools/402/l402');
 
@@ -59,13 +58,4 @@ async function run(c) {
   }
 }
 
-const input = JSON.parse(require('node:fs').readFileSync(0, 'utf8'));
-const results = [];
-for (const c of input.cases) {
-  try {
-    results.push(await run(c));
-  } catch (e) {
-    results.push({ ok: false, error: String(e && e.message ? e.message : e) });
-  }
-}
-process.stdout.write(JSON.stringify({ results }));
+await serveCases(run);

@@ -1,7 +1,6 @@
 // js-macaroon (npm `macaroon`) as an independent peer. Reads {"cases": [...]} on stdin and
 // writes {"results": [...]} on stdout, one result per case, in order.
-import { createRequire } from 'node:module';
-const require = createRequire(process.env.L402_INTEROP_DIR + '/');
+import { peerRequire as require, serveCases } from './batch.mjs';
 const M = require('macaroon');
 
 const hex = (b) => Buffer.from(b).toString('hex');
@@ -40,12 +39,4 @@ function run(c) {
   }
 }
 
-const input = JSON.parse(require('node:fs').readFileSync(0, 'utf8'));
-const results = input.cases.map((c) => {
-  try {
-    return run(c);
-  } catch (e) {
-    return { ok: false, error: String(e && e.message ? e.message : e) };
-  }
-});
-process.stdout.write(JSON.stringify({ results }));
+await serveCases(run);

@@ -5,7 +5,7 @@ use core::fmt;
 use core::time::Duration;
 use std::collections::BTreeMap;
 
-use l402_token::chain::{hmac, sha256};
+use l402_token::chain::{sha256, HmacKey};
 use l402_token::{Identifier, TokenId};
 
 use crate::Error;
@@ -55,7 +55,8 @@ pub enum KeyMode {
 }
 
 struct MasterKey {
-    secret: [u8; 32],
+    /// The secret, prepared once: every verification derives a key with it.
+    secret: HmacKey,
     /// When this key stopped being the current one (Unix seconds).
     retired_at: Option<i64>,
 }
@@ -86,7 +87,7 @@ impl KeyRing {
     /// A ring with one master secret, current from now on. The default overlap is one day.
     pub fn new(key_id: u32, secret: [u8; 32]) -> KeyRing {
         let mut keys = BTreeMap::new();
-        keys.insert(key_id, MasterKey { secret, retired_at: None });
+        keys.insert(key_id, MasterKey { secret: HmacKey::new(&secret), retired_at: None });
         KeyRing { keys, current: key_id, overlap: Duration::from_secs(24 * 3600) }
     }
 
@@ -100,7 +101,10 @@ impl KeyRing {
     /// the previous key; it verifies until `retired_at` plus the overlap.
     pub fn with_retired(mut self, key_id: u32, secret: [u8; 32], retired_at: i64) -> KeyRing {
         if key_id != self.current {
-            self.keys.insert(key_id, MasterKey { secret, retired_at: Some(retired_at) });
+            self.keys.insert(
+                key_id,
+                MasterKey { secret: HmacKey::new(&secret), retired_at: Some(retired_at) },
+            );
         }
         self
     }
@@ -122,7 +126,7 @@ impl KeyRing {
         }
         let overlap = self.overlap_secs();
         self.keys.retain(|_, k| k.retired_at.is_none_or(|r| now < r.saturating_add(overlap)));
-        self.keys.insert(key_id, MasterKey { secret, retired_at: None });
+        self.keys.insert(key_id, MasterKey { secret: HmacKey::new(&secret), retired_at: None });
         self.current = key_id;
         Ok(())
     }
@@ -155,7 +159,7 @@ impl KeyRing {
         let (label, id) = msg.split_at_mut(DERIVE_LABEL.len());
         label.copy_from_slice(DERIVE_LABEL);
         id.copy_from_slice(&identifier.encode());
-        Some(RootKey(hmac(&key.secret, &msg)))
+        Some(RootKey(key.secret.sign(&msg)))
     }
 
     fn overlap_secs(&self) -> i64 {

@@ -53,5 +53,7 @@ pub use crate::macaroon::{Caveat, Limits, Macaroon};
 
 /// The raw primitives of the chain, for benchmarks and peers' test harnesses.
 pub mod chain {
-    pub use crate::crypto::{chain_first_party, chain_third_party, derive_key, hmac, sha256};
+    pub use crate::crypto::{
+        chain_first_party, chain_third_party, derive_key, hmac, sha256, HmacKey,
+    };
 }

@@ -35,6 +35,10 @@ impl Default for Limits {
     }
 }
 
+/// Binary macaroons up to this size are decoded from base64 on the stack: an Aperture token
+/// with a dozen caveats fits.
+const STACK_DECODE_LEN: usize = 1024;
+
 /// One caveat. A first-party caveat has only an id (`condition=value` in L402); a
 /// third-party caveat also has a verification id and usually a location.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -183,6 +187,11 @@ impl Macaroon {
 
     /// Decodes base64 with explicit limits, also telling which form was used.
     pub fn from_base64_with(s: &str, limits: &Limits) -> Result<(Macaroon, Base64Form), Error> {
+        // Servers decode a token per request; typical tokens fit on the stack.
+        let mut stack = [0u8; STACK_DECODE_LEN];
+        if let Some((bytes, form)) = text::decode_base64_into(s, limits.max_len, &mut stack) {
+            return Ok((Macaroon::decode_with(bytes, limits)?, form));
+        }
         let (bytes, form) = text::decode_base64(s, limits.max_len)?;
         Ok((Macaroon::decode_with(&bytes, limits)?, form))
     }

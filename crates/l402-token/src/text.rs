@@ -53,15 +53,7 @@ pub fn decode_base64(s: &str, max_len: usize) -> Result<(Vec<u8>, Base64Form), T
     if s.len() / 4 * 3 > max_len.saturating_add(3) {
         return Err(TextError::TooLong);
     }
-    // Each engine refuses the other alphabet's two characters, so trying the standard form
-    // first and the URL-safe form second accepts exactly the two alphabets and refuses a mix,
-    // without a scan of its own on the common path.
-    let padded = s.ends_with('=');
-    let (std, std_form, url, url_form) = if padded {
-        (&STD_PAD, Base64Form::Standard, &URL_PAD, Base64Form::UrlSafe)
-    } else {
-        (&STD_NOPAD, Base64Form::StandardUnpadded, &URL_NOPAD, Base64Form::UrlSafeUnpadded)
-    };
+    let [(std, std_form), (url, url_form)] = engines(s);
     let (out, form) = match std.decode(s) {
         Ok(out) => (out, std_form),
         Err(first) => match url.decode(s) {
@@ -73,6 +65,41 @@ pub fn decode_base64(s: &str, max_len: usize) -> Result<(Vec<u8>, Base64Form), T
         return Err(TextError::TooLong);
     }
     Ok((out, form))
+}
+
+/// [`decode_base64`] into `buf`, for the verify path, which decodes a token on every
+/// request: a few hundred bytes on the stack instead of a zeroed heap buffer. `None` when
+/// `buf` may be too small or the text does not decode; [`decode_base64`] then decides, so
+/// that errors are reported exactly as there.
+pub(crate) fn decode_base64_into<'b>(
+    s: &str,
+    max_len: usize,
+    buf: &'b mut [u8],
+) -> Option<(&'b [u8], Base64Form)> {
+    // The base64 crate refuses an output slice shorter than this estimate.
+    if s.is_empty() || s.len().div_ceil(4).saturating_mul(3) > buf.len() {
+        return None;
+    }
+    let [(std, std_form), (url, url_form)] = engines(s);
+    let (len, form) = match std.decode_slice(s, buf) {
+        Ok(len) => (len, std_form),
+        Err(_) => (url.decode_slice(s, buf).ok()?, url_form),
+    };
+    if len > max_len {
+        return None;
+    }
+    Some((buf.get(..len)?, form))
+}
+
+/// The two engines to try, standard first. Each refuses the other alphabet's two characters,
+/// so trying both accepts exactly the two alphabets and refuses a mix, without a scan of its
+/// own on the common path. Padding is canonical when present, absent otherwise.
+fn engines(s: &str) -> [(&'static GeneralPurpose, Base64Form); 2] {
+    if s.ends_with('=') {
+        [(&STD_PAD, Base64Form::Standard), (&URL_PAD, Base64Form::UrlSafe)]
+    } else {
+        [(&STD_NOPAD, Base64Form::StandardUnpadded), (&URL_NOPAD, Base64Form::UrlSafeUnpadded)]
+    }
 }
 
 /// Names why a string neither engine accepts was refused.
@@ -109,4 +136,39 @@ pub fn decode_hex(s: &str, max_len: usize) -> Result<Vec<u8>, TextError> {
         return Err(TextError::TooLong);
     }
     hex::decode(s).map_err(|_| TextError::InvalidHex)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The stack path accepts exactly what `decode_base64` accepts (when the buffer is
+        /// big enough) and gives the same bytes and form.
+        #[test]
+        fn decoding_into_a_buffer_agrees(
+            bytes in prop::collection::vec(any::<u8>(), 0..64),
+            form in 0..4usize,
+            noise in prop::option::of((0..90usize, prop::sample::select(vec!['=', '-', '+', '*', 'A']))),
+            buf_len in prop::sample::select(vec![0usize, 8, 48, 128]),
+            max_len in prop::sample::select(vec![0usize, 16, 1024]),
+        ) {
+            let engine = [&STD_PAD, &STD_NOPAD, &URL_PAD, &URL_NOPAD];
+            let mut s = engine.get(form).map(|e| e.encode(&bytes)).unwrap_or_default();
+            if let Some((at, c)) = noise {
+                if at <= s.len() {
+                    s.insert(at, c);
+                }
+            }
+            let mut buf = vec![0u8; buf_len];
+            let fast = decode_base64_into(&s, max_len, &mut buf).map(|(b, f)| (b.to_vec(), f));
+            let slow = decode_base64(&s, max_len);
+            match fast {
+                Some(got) => prop_assert_eq!(Ok(got), slow),
+                // The fallback decides: it may accept only when the buffer was too small.
+                None => prop_assert!(slow.is_err() || s.len().div_ceil(4) * 3 > buf_len),
+            }
+        }
+    }
 }
