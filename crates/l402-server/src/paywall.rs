@@ -85,7 +85,7 @@ pub struct Paywall {
     backend: Arc<dyn InvoiceBackend>,
     store: Arc<dyn RootKeyStore>,
     keys: RwLock<KeyMode>,
-    cache: RwLock<HashMap<[u8; 32], RootKey>>,
+    cache: RwLock<HashMap<Identifier, RootKey>>,
     caveats: Verifier,
     config: PaywallConfig,
     clock: Arc<dyn Clock>,
@@ -375,21 +375,15 @@ impl Paywall {
     }
 
     async fn root_key(&self, identifier: &Identifier, now: i64) -> Result<(RootKey, bool), Error> {
-        let hash = {
-            let keys = read(&self.keys);
-            match &*keys {
-                KeyMode::Derived(ring) => {
-                    return ring
-                        .root_key(identifier, now)
-                        .map(|k| (k, false))
-                        .ok_or(Error::UnknownToken)
-                }
-                KeyMode::PerToken => key_hash(identifier),
-            }
-        };
-        if let Some(k) = read(&self.cache).get(&hash) {
+        if let KeyMode::Derived(ring) = &*read(&self.keys) {
+            return ring.root_key(identifier, now).map(|k| (k, false)).ok_or(Error::UnknownToken);
+        }
+        // The cache is keyed by the identifier itself: a hit then costs no SHA-256, only the
+        // store's key needs `sha256(identifier)`, and only on a miss.
+        if let Some(k) = read(&self.cache).get(identifier) {
             return Ok((k.clone(), false));
         }
+        let hash = key_hash(identifier);
         let Some(stored) = self.store.root_key(&hash, now).await? else {
             return Err(if self.store.is_revoked(&identifier.token_id).await? {
                 Error::Revoked
@@ -403,7 +397,7 @@ impl Paywall {
                 // Crude but bounded; a miss costs one store read.
                 cache.clear();
             }
-            cache.insert(hash, stored.root_key.clone());
+            cache.insert(*identifier, stored.root_key.clone());
         }
         Ok((stored.root_key, stored.pending))
     }
