@@ -72,7 +72,7 @@ impl Env {
 }
 
 fn client(m: &L402Middleware) -> ClientWithMiddleware {
-    reqwest_middleware::ClientBuilder::new(plain_reqwest()).with(m.clone()).build()
+    reqwest_middleware::ClientBuilder::new(common::plain_reqwest()).with(m.clone()).build()
 }
 
 fn code(e: &reqwest_middleware::Error) -> &'static str {
@@ -504,11 +504,4 @@ async fn path_prefix_scopes_buy_one_token_per_directory() -> Result {
     let origin = format!("http://{}", env.server.addr);
     assert_eq!(scopes, vec![format!("{origin}/a/"), format!("{origin}/b/")]);
     Ok(())
-}
-
-/// A plain reqwest client. When the workspace is built together, another crate turns on
-/// reqwest's `rustls-no-provider`; the process then needs a crypto provider installed first.
-fn plain_reqwest() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
 }

@@ -92,7 +92,7 @@ async fn worker(crash: bool, args: &[String]) -> Result {
     let m = L402Middleware::builder(payer, Arc::new(SqliteStore::open(db, None)?))
         .network(Network::Regtest)
         .build();
-    let client = reqwest_middleware::ClientBuilder::new(plain_reqwest()).with(m).build();
+    let client = reqwest_middleware::ClientBuilder::new(common::plain_reqwest()).with(m).build();
     match client.get(url).send().await {
         Ok(r) => println!("status {}", r.status().as_u16()),
         Err(e) => println!("error {}", Error::from_middleware(&e).map_or("transport", Error::code)),
@@ -191,11 +191,4 @@ where
         out.push(h.await??);
     }
     Ok(out)
-}
-
-/// A plain reqwest client. When the workspace is built together, another crate turns on
-/// reqwest's `rustls-no-provider`; the process then needs a crypto provider installed first.
-fn plain_reqwest() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
 }

@@ -56,7 +56,7 @@ fn middleware(n: &Net, store: Arc<dyn TokenStore>) -> L402Middleware {
 }
 
 fn client(m: &L402Middleware) -> reqwest_middleware::ClientWithMiddleware {
-    reqwest_middleware::ClientBuilder::new(plain_reqwest()).with(m.clone()).build()
+    reqwest_middleware::ClientBuilder::new(common::plain_reqwest()).with(m.clone()).build()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -125,11 +125,4 @@ async fn a_held_payment_that_fails_releases_its_reservation() -> Result {
     assert_eq!(ledger[1].outcome, Outcome::Paid);
     assert_eq!(store.spent(None, None)?, PRICE_MSAT);
     Ok(())
-}
-
-/// A plain reqwest client. When the workspace is built together, another crate turns on
-/// reqwest's `rustls-no-provider`; the process then needs a crypto provider installed first.
-fn plain_reqwest() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
 }

@@ -1,6 +1,8 @@
 //! The middleware against `l402-server`'s tower layer on loopback, both paying and verifying
 //! through the dev node: the client and server of this workspace, end to end.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,8 +54,7 @@ async fn pays_reuses_and_renews_when_the_allowance_is_used_up() -> Result {
         .max_cost_msat(10_000)
         .budget(Budget::unlimited())
         .build();
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let c = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).with(m).build();
+    let c = reqwest_middleware::ClientBuilder::new(common::plain_reqwest()).with(m).build();
 
     // First call: 402, pay, retry, 200; the server says what the token still buys.
     let r = c.get(&url).send().await?;
@@ -87,8 +88,7 @@ async fn a_price_over_the_limit_is_refused_without_paying() -> Result {
         .network(Network::Regtest)
         .max_cost_msat(PRICE_MSAT - 1)
         .build();
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let c = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).with(m).build();
+    let c = reqwest_middleware::ClientBuilder::new(common::plain_reqwest()).with(m).build();
     let e = c.get(&url).send().await.err().ok_or("expected a refusal")?;
     assert_eq!(
         l402_client::Error::from_middleware(&e).map(l402_client::Error::code),

@@ -269,3 +269,11 @@ async fn challenge(st: &ServerState, mode: Mode) -> Result<HeaderMap> {
     }
     Ok(headers)
 }
+
+/// A plain reqwest client. Built together with the rest of the workspace, reqwest has the
+/// `rustls-no-provider` feature (the CLI turns it on), so the process must install a crypto
+/// provider before the first client is built.
+pub fn plain_reqwest() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
