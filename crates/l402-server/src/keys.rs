@@ -11,8 +11,9 @@ use l402_token::{Identifier, TokenId};
 use crate::Error;
 
 /// Domain separation for derived root keys, so a master secret used elsewhere by mistake
-/// cannot produce our keys.
-const DERIVE_LABEL: &[u8] = b"l402-server root key v1";
+/// cannot produce our keys. With the 32-byte token id the message is 55 bytes, the most that
+/// SHA-256 pads into one block: a derivation costs two blocks with a prepared key (0601).
+const DERIVE_LABEL: &[u8] = b"l402-server root key v2";
 
 /// How many leading bytes of a derived-mode token id carry the key id.
 pub const KEY_ID_LEN: usize = 4;
@@ -149,16 +150,17 @@ impl KeyRing {
     }
 
     /// The root key of `identifier`, or `None` when its key id is unknown or was retired
-    /// longer ago than the overlap. Costs one HMAC; no IO.
+    /// longer ago than the overlap. Costs one HMAC over the token id (two SHA-256 blocks); no
+    /// IO. The payment hash is not an input: the token's signature already binds it.
     pub fn root_key(&self, identifier: &Identifier, now: i64) -> Option<RootKey> {
         let key = self.keys.get(&KeyRing::key_id_of(&identifier.token_id))?;
         if key.retired_at.is_some_and(|r| now >= r.saturating_add(self.overlap_secs())) {
             return None;
         }
-        let mut msg = [0u8; DERIVE_LABEL.len() + Identifier::LEN];
+        let mut msg = [0u8; DERIVE_LABEL.len() + 32];
         let (label, id) = msg.split_at_mut(DERIVE_LABEL.len());
         label.copy_from_slice(DERIVE_LABEL);
-        id.copy_from_slice(&identifier.encode());
+        id.copy_from_slice(identifier.token_id.as_bytes());
         Some(RootKey(key.secret.sign(&msg)))
     }
 
