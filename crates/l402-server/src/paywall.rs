@@ -12,7 +12,7 @@ use http::HeaderMap;
 use l402_caveats::{Context, Verifier};
 use l402_http::{ChallengeStyle, Credential};
 use l402_lightning::clock::{Clock, SystemClock};
-use l402_lightning::{InvoiceBackend, InvoiceRequest};
+use l402_lightning::{InvoiceBackend, InvoiceRequest, InvoiceState};
 use l402_token::{Identifier, TokenId};
 
 use crate::client::{bucket, TrustedProxies};
@@ -278,6 +278,7 @@ impl Paywall {
                     .insert_key(KeyRecord {
                         key_hash: key_hash(&identifier),
                         token_id: identifier.token_id,
+                        payment_hash: identifier.payment_hash,
                         root_key: key.clone(),
                         pending_until: Some(now.saturating_add(pending)),
                     })
@@ -308,12 +309,27 @@ impl Paywall {
             return;
         }
         // One request prunes; the others go on.
-        if self.last_prune.compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        if self.last_prune.compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed).is_err()
         {
-            if let Err(e) = self.store.prune(now).await {
+            return;
+        }
+        let (store, backend) = (Arc::clone(&self.store), Arc::clone(&self.backend));
+        let recheck_at = now.saturating_add(self.recheck_delay());
+        let work = async move {
+            if let Err(e) = prune(&*store, &*backend, now, recheck_at).await {
                 tracing::warn!(code = e.code(), "pruning the store failed");
             }
+        };
+        // Checking due keys asks the node once per key: not on this request's time.
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn(work)),
+            Err(_) => work.await,
         }
+    }
+
+    /// When a due key whose invoice could not be judged is looked at again.
+    fn recheck_delay(&self) -> i64 {
+        secs(self.config.prune_interval).max(60)
     }
 
     /// Verifies the credential in `request` for `route`, then reserves one use when the
@@ -384,7 +400,7 @@ impl Paywall {
             return Ok((k.clone(), false));
         }
         let hash = key_hash(identifier);
-        let Some(stored) = self.store.root_key(&hash, now).await? else {
+        let Some(stored) = self.store.root_key(&hash).await? else {
             return Err(if self.store.is_revoked(&identifier.token_id).await? {
                 Error::Revoked
             } else {
@@ -443,8 +459,66 @@ impl Paywall {
         }
     }
 
-    /// Prunes the store now (minting also does it every `prune_interval`).
+    /// Prunes now (minting also does it every `prune_interval`, in the background): pending
+    /// keys past their deadline are checked against the node, paid ones kept and unpaid ones
+    /// forgotten; lapsed reservations and finished rate windows go.
     pub async fn prune(&self) -> Result<Pruned, Error> {
-        self.store.prune(self.now()).await
+        let now = self.now();
+        prune(&*self.store, &*self.backend, now, now.saturating_add(self.recheck_delay())).await
     }
+}
+
+/// Pending keys claimed per store round trip.
+const SWEEP_BATCH: usize = 64;
+/// Keys checked per prune at most, so one prune's work stays bounded; the rest wait for the
+/// next.
+const SWEEP_MAX: usize = 1024;
+
+/// The store's own prune, after settling the pending keys whose deadline passed (decision
+/// 0600): a buyer who paid but has not presented the token yet must not lose it, so a key is
+/// only forgotten once the node says its invoice can no longer be paid. A key the node cannot
+/// judge now (unreachable, invoice still open) is claimed again at `recheck_at`.
+async fn prune(
+    store: &dyn RootKeyStore,
+    backend: &dyn InvoiceBackend,
+    now: i64,
+    recheck_at: i64,
+) -> Result<Pruned, Error> {
+    let mut settled = Pruned::default();
+    let mut seen = 0;
+    'sweep: while seen < SWEEP_MAX {
+        let due = store.claim_due_keys(now, recheck_at, SWEEP_BATCH).await?;
+        seen += due.len();
+        let last = due.len() < SWEEP_BATCH;
+        for key in due {
+            let Some(hash) = key.payment_hash else {
+                // Written before the store kept payment hashes: forgotten unchecked, as then.
+                settled.keys += u64::from(store.forget_pending(&key.key_hash).await?);
+                continue;
+            };
+            match backend.lookup_invoice(&hash).await {
+                Ok(InvoiceState::Settled(_)) => {
+                    store.confirm_key(&key.key_hash).await?;
+                    settled.confirmed += 1;
+                }
+                Ok(InvoiceState::Canceled | InvoiceState::Expired)
+                | Err(l402_lightning::Error::InvoiceNotFound) => {
+                    settled.keys += u64::from(store.forget_pending(&key.key_hash).await?);
+                }
+                // Still payable (the node's clock or expiry differs), or a state this version
+                // does not know: judged again later.
+                Ok(_) => {}
+                Err(e) => {
+                    // The node is unwell; the claimed keys come back at `recheck_at`.
+                    tracing::warn!(code = e.code(), "checking a due key's invoice failed");
+                    break 'sweep;
+                }
+            }
+        }
+        if last {
+            break;
+        }
+    }
+    let store_pruned = store.prune(now).await?;
+    Ok(Pruned { reservations: store_pruned.reservations, windows: store_pruned.windows, ..settled })
 }

@@ -3,6 +3,7 @@
 #![allow(clippy::indexing_slicing, reason = "tests: a wrong index fails the test, as it should")]
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -13,13 +14,17 @@ use l402_caveats::Caveat;
 use l402_http::{challenges_from_headers, select, Credential};
 use l402_lightning::clock::ManualClock;
 use l402_lightning::dev::{DevNode, DevPayer};
-use l402_lightning::{PayRequest, Payer};
+use l402_lightning::{
+    CreatedInvoice, InvoiceBackend, InvoiceRequest, InvoiceState, PayRequest, Payer,
+    SettlementStream,
+};
 use l402_server::store::{MemoryStore, SqliteStore};
 use l402_server::tower::L402Layer;
 use l402_server::{
     KeyMode, KeyRing, Paywall, PaywallConfig, Price, RateLimit, RootKeyStore, Route, TokenStatus,
     TrustedProxies, VerifiedToken,
 };
+use l402_token::PaymentHash;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -29,6 +34,41 @@ struct Env {
     payer: DevPayer,
     clock: Arc<ManualClock>,
     paywall: Arc<Paywall>,
+    /// Makes the node's invoice lookups fail, as when it is unreachable.
+    node_down: Arc<AtomicBool>,
+}
+
+/// The dev node as the paywall sees it, with lookups that fail while `down` is set.
+struct Node {
+    node: DevNode,
+    down: Arc<AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl InvoiceBackend for Node {
+    async fn create_invoice(
+        &self,
+        request: InvoiceRequest,
+    ) -> std::result::Result<CreatedInvoice, l402_lightning::Error> {
+        self.node.create_invoice(request).await
+    }
+
+    async fn lookup_invoice(
+        &self,
+        hash: &PaymentHash,
+    ) -> std::result::Result<InvoiceState, l402_lightning::Error> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(l402_lightning::Error::Unreachable("node down for the test".into()));
+        }
+        self.node.lookup_invoice(hash).await
+    }
+
+    async fn subscribe_settlements(
+        &self,
+        after: u64,
+    ) -> std::result::Result<SettlementStream, l402_lightning::Error> {
+        self.node.subscribe_settlements(after).await
+    }
 }
 
 async fn whoami(token: VerifiedToken) -> String {
@@ -36,10 +76,12 @@ async fn whoami(token: VerifiedToken) -> String {
 }
 
 async fn start(keys: KeyMode, config: PaywallConfig, store: Arc<dyn RootKeyStore>) -> Result<Env> {
-    let node = DevNode::new()?;
     let clock = Arc::new(ManualClock::new(SystemTime::now()));
+    let node = DevNode::builder().clock(clock.clone()).build()?;
+    let node_down = Arc::new(AtomicBool::new(false));
+    let backend = Node { node: node.clone(), down: node_down.clone() };
     let paywall = Arc::new(
-        Paywall::builder(Arc::new(node.clone()), store)
+        Paywall::builder(Arc::new(backend), store)
             .key_mode(keys)
             .config(config)
             .clock(clock.clone())
@@ -78,6 +120,7 @@ async fn start(keys: KeyMode, config: PaywallConfig, store: Arc<dyn RootKeyStore
         payer: DevPayer::new(&node, 1_000_000),
         clock,
         paywall,
+        node_down,
     })
 }
 
@@ -314,21 +357,35 @@ async fn derived_keys_verify_without_the_store_and_rotate_with_overlap() -> Resu
 }
 
 #[tokio::test]
-async fn unpaid_per_token_keys_are_pruned() -> Result {
+async fn due_keys_are_kept_when_paid_and_forgotten_when_not() -> Result {
     let store = Arc::new(MemoryStore::new());
     let env = start(KeyMode::PerToken, PaywallConfig::default(), store.clone()).await?;
-    let paid = buy(&env, "/weather").await?;
-    assert_eq!(get_with(&env, "/weather", &paid).await?.status(), StatusCode::OK);
+    let used = buy(&env, "/weather").await?;
+    assert_eq!(get_with(&env, "/weather", &used).await?.status(), StatusCode::OK);
+    // Paid, then the buyer went away before presenting it (a crash between payment and
+    // retry): the token must still work whenever it comes back.
+    let waiting = buy(&env, "/read").await?;
     for _ in 0..3 {
         let r = env.client.get(format!("{}/weather", env.base)).send().await?;
         assert_eq!(r.status(), StatusCode::PAYMENT_REQUIRED);
     }
-    // Invoice expiry (10 min) plus the grace (1 h): the three unpaid keys go, the used one stays.
+    // Past invoice expiry (10 min) plus the grace (1 h), with the node unreachable: nothing
+    // can be judged, so nothing is forgotten.
     env.clock.advance(Duration::from_secs(600 + 3600));
+    env.node_down.store(true, Ordering::SeqCst);
     let pruned = env.paywall.prune().await?;
-    assert_eq!(pruned.keys, 3);
-    let id = paid.macaroon.l402_identifier()?;
-    assert!(store.root_key(&l402_server::key_hash(&id), env.paywall.now()).await?.is_some());
+    assert_eq!((pruned.keys, pruned.confirmed), (0, 0));
+    env.node_down.store(false, Ordering::SeqCst);
+    // The keys claimed by that attempt come back after the recheck delay (a minute).
+    assert_eq!(env.paywall.prune().await?.keys, 0);
+    env.clock.advance(Duration::from_secs(60));
+    let pruned = env.paywall.prune().await?;
+    assert_eq!((pruned.keys, pruned.confirmed), (3, 1), "three unpaid go, the paid one stays");
+    assert_eq!(env.paywall.prune().await?, l402_server::store::Pruned::default());
+    let id = waiting.macaroon.l402_identifier()?;
+    let kept = store.root_key(&l402_server::key_hash(&id)).await?.ok_or("paid key kept")?;
+    assert!(!kept.pending);
+    assert_eq!(get_with(&env, "/read", &waiting).await?.status(), StatusCode::OK);
     Ok(())
 }
 

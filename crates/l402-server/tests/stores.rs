@@ -114,3 +114,73 @@ async fn postgres_poller_propagates_revocations() -> Result {
     assert!(seen.is_ok(), "revocation never reached the second instance");
     Ok(())
 }
+
+/// What the first release wrote: `l402_keys` without `payment_hash`.
+const OLD_KEYS: &str = "CREATE TABLE l402_keys (key_hash {b} PRIMARY KEY, token_id {b} NOT NULL,
+    root_key {b} NOT NULL, pending_until {i});
+    INSERT INTO l402_keys VALUES ({h1}, {h1}, {h1}, 100), ({h2}, {h2}, {h2}, NULL);";
+
+fn old_schema(blob: &str, int: &str, hex: fn(u8) -> String) -> String {
+    OLD_KEYS
+        .replace("{b}", blob)
+        .replace("{i}", int)
+        .replace("{h1}", &hex(1))
+        .replace("{h2}", &hex(2))
+}
+
+/// A store opened on a database of the first release keeps its keys, reports the old pending
+/// key as due without a payment hash, and a paywall forgets it unchecked, as that release did.
+async fn upgraded(store: Arc<dyn RootKeyStore>) -> Result {
+    assert!(store.root_key(&[1; 32]).await?.ok_or("old pending key")?.pending);
+    assert!(!store.root_key(&[2; 32]).await?.ok_or("old confirmed key")?.pending);
+    let node = l402_lightning::dev::DevNode::new()?;
+    let paywall = l402_server::Paywall::builder(Arc::new(node), Arc::clone(&store)).build();
+    let pruned = paywall.prune().await?;
+    assert_eq!((pruned.keys, pruned.confirmed), (1, 0));
+    assert_eq!(store.root_key(&[1; 32]).await?, None);
+    assert!(store.root_key(&[2; 32]).await?.is_some());
+    // New keys carry their payment hash.
+    let hash = l402_token::PaymentHash([7; 32]);
+    store
+        .insert_key(l402_server::store::KeyRecord {
+            key_hash: [3; 32],
+            token_id: TokenId([3; 32]),
+            payment_hash: hash,
+            root_key: l402_server::RootKey([3; 32]),
+            pending_until: Some(100),
+        })
+        .await?;
+    let due = store.claim_due_keys(100, 200, 10).await?;
+    assert_eq!(
+        due,
+        vec![l402_server::store::DueKey { key_hash: [3; 32], payment_hash: Some(hash) }]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn sqlite_opens_a_first_release_database() -> Result {
+    let path = temp_db();
+    let old = rusqlite::Connection::open(&path)?;
+    old.execute_batch(&old_schema("BLOB", "INTEGER", |n| format!("x'{}'", hex::encode([n; 32]))))?;
+    drop(old);
+    upgraded(Arc::new(SqliteStore::open(&path)?)).await?;
+    // Opening it again finds the column in place.
+    SqliteStore::open(&path)?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_opens_a_first_release_database() -> Result {
+    let Some(server) = pg::PgServer::start_or_skip("postgres upgrade")? else {
+        return Ok(());
+    };
+    let config = server.fresh_db().await?;
+    let (client, conn) = tokio_postgres::connect(&config, tokio_postgres::NoTls).await?;
+    let task = tokio::spawn(conn);
+    let sql = old_schema("BYTEA", "BIGINT", |n| format!("'\\x{}'::bytea", hex::encode([n; 32])));
+    client.batch_execute(&sql).await?;
+    drop(client);
+    let _ = task.await;
+    upgraded(Arc::new(PostgresStore::connect(&config).await?)).await
+}

@@ -5,7 +5,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use l402_token::TokenId;
 
-use crate::store::{reservation_id, KeyRecord, Pruned, Reservation, RootKeyStore, StoredKey};
+use crate::store::{
+    reservation_id, DueKey, KeyRecord, Pruned, Reservation, RootKeyStore, StoredKey,
+};
 use crate::Error;
 
 /// Everything in a mutex-guarded map. Share it between layers with an `Arc`.
@@ -42,10 +44,10 @@ impl RootKeyStore for MemoryStore {
         Ok(())
     }
 
-    async fn root_key(&self, key_hash: &[u8; 32], now: i64) -> Result<Option<StoredKey>, Error> {
-        Ok(self.lock().keys.get(key_hash).and_then(|r| match r.pending_until {
-            Some(until) if until <= now => None,
-            pending => Some(StoredKey { root_key: r.root_key.clone(), pending: pending.is_some() }),
+    async fn root_key(&self, key_hash: &[u8; 32]) -> Result<Option<StoredKey>, Error> {
+        Ok(self.lock().keys.get(key_hash).map(|r| StoredKey {
+            root_key: r.root_key.clone(),
+            pending: r.pending_until.is_some(),
         }))
     }
 
@@ -54,6 +56,35 @@ impl RootKeyStore for MemoryStore {
             r.pending_until = None;
         }
         Ok(())
+    }
+
+    async fn claim_due_keys(
+        &self,
+        now: i64,
+        recheck_at: i64,
+        limit: usize,
+    ) -> Result<Vec<DueKey>, Error> {
+        let mut s = self.lock();
+        let mut due: Vec<&mut KeyRecord> =
+            s.keys.values_mut().filter(|r| r.pending_until.is_some_and(|u| u <= now)).collect();
+        due.sort_unstable_by_key(|r| r.pending_until);
+        Ok(due
+            .into_iter()
+            .take(limit)
+            .map(|r| {
+                r.pending_until = Some(recheck_at);
+                DueKey { key_hash: r.key_hash, payment_hash: Some(r.payment_hash) }
+            })
+            .collect())
+    }
+
+    async fn forget_pending(&self, key_hash: &[u8; 32]) -> Result<bool, Error> {
+        let mut s = self.lock();
+        let pending = s.keys.get(key_hash).is_some_and(|r| r.pending_until.is_some());
+        if pending {
+            s.keys.remove(key_hash);
+        }
+        Ok(pending)
     }
 
     async fn revoke(&self, token_id: &TokenId, _now: i64) -> Result<(), Error> {
@@ -112,14 +143,13 @@ impl RootKeyStore for MemoryStore {
 
     async fn prune(&self, now: i64) -> Result<Pruned, Error> {
         let mut s = self.lock();
-        let (k, r, w) = (s.keys.len(), s.reservations.len(), s.windows.len());
-        s.keys.retain(|_, rec| rec.pending_until.is_none_or(|u| u > now));
+        let (r, w) = (s.reservations.len(), s.windows.len());
         s.reservations.retain(|_, (_, lease)| *lease > now);
         s.windows.retain(|(_, end), _| *end > now);
         Ok(Pruned {
-            keys: (k - s.keys.len()) as u64,
             reservations: (r - s.reservations.len()) as u64,
             windows: (w - s.windows.len()) as u64,
+            ..Pruned::default()
         })
     }
 }

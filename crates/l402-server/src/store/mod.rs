@@ -8,7 +8,7 @@
 
 use core::fmt;
 
-use l402_token::TokenId;
+use l402_token::{PaymentHash, TokenId};
 
 use crate::keys::RootKey;
 use crate::Error;
@@ -32,12 +32,25 @@ pub struct KeyRecord {
     pub key_hash: [u8; 32],
     /// The token id, so revoking a token id deletes its keys.
     pub token_id: TokenId,
+    /// The payment hash of the token's invoice, so a key whose deadline passed can be checked
+    /// against the node before it is forgotten (decision 0600).
+    pub payment_hash: PaymentHash,
     /// The key.
     pub root_key: RootKey,
-    /// Unpaid keys carry a deadline (Unix seconds): after it they are treated as absent and
-    /// pruned, unless [`RootKeyStore::confirm_key`] made them permanent first. `None` is
-    /// permanent.
+    /// Unpaid keys carry a deadline (Unix seconds): after it the paywall asks the node whether
+    /// the invoice was paid, and keeps ([`RootKeyStore::confirm_key`]) or forgets
+    /// ([`RootKeyStore::forget_pending`]) the key. `None` is permanent.
     pub pending_until: Option<i64>,
+}
+
+/// A pending key whose deadline passed, claimed for a check against the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueKey {
+    /// What the key is stored under.
+    pub key_hash: [u8; 32],
+    /// Its invoice's payment hash; `None` for a key written before the store kept it, which
+    /// is forgotten unchecked, as before.
+    pub payment_hash: Option<PaymentHash>,
 }
 
 /// A root key as read back.
@@ -60,11 +73,14 @@ pub struct Reservation {
     pub allowance: u64,
 }
 
-/// What a prune removed.
+/// What a prune removed. A store's own [`RootKeyStore::prune`] fills `reservations` and
+/// `windows`; the paywall's prune adds what it decided about pending keys past their deadline.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pruned {
-    /// Pending root keys past their deadline.
+    /// Pending root keys forgotten: their invoice was never paid.
     pub keys: u64,
+    /// Pending root keys kept for good: their invoice turned out to be paid.
+    pub confirmed: u64,
     /// Reservations past their lease, released.
     pub reservations: u64,
     /// Finished rate-limit windows.
@@ -78,11 +94,26 @@ pub trait RootKeyStore: Send + Sync + fmt::Debug {
     /// Stores a root key. Writing the same `key_hash` twice replaces it.
     async fn insert_key(&self, record: KeyRecord) -> Result<(), Error>;
 
-    /// Looks a root key up; a pending key past its deadline (`<= now`) is `None`.
-    async fn root_key(&self, key_hash: &[u8; 32], now: i64) -> Result<Option<StoredKey>, Error>;
+    /// Looks a root key up. A pending key is found until it is confirmed or forgotten, even
+    /// past its deadline: only a paid invoice's preimage can make its token verify.
+    async fn root_key(&self, key_hash: &[u8; 32]) -> Result<Option<StoredKey>, Error>;
 
-    /// Makes a pending key permanent (the token was paid and used). No-op if absent.
+    /// Makes a pending key permanent (the token was paid). No-op if absent.
     async fn confirm_key(&self, key_hash: &[u8; 32]) -> Result<(), Error>;
+
+    /// Claims up to `limit` pending keys whose deadline passed (`<= now`), earliest deadline
+    /// first, and moves their deadline to `recheck_at`, so that another instance does not
+    /// claim them too and a claim whose check never finishes comes back later.
+    async fn claim_due_keys(
+        &self,
+        now: i64,
+        recheck_at: i64,
+        limit: usize,
+    ) -> Result<Vec<DueKey>, Error>;
+
+    /// Deletes a key if it is still pending (its invoice was not paid); returns whether it
+    /// did. A key confirmed in the meantime stays.
+    async fn forget_pending(&self, key_hash: &[u8; 32]) -> Result<bool, Error>;
 
     /// Revokes a token id: its root keys are deleted and the id is listed as revoked, so
     /// derived-mode tokens and other instances' caches refuse it too.
@@ -115,9 +146,16 @@ pub trait RootKeyStore: Send + Sync + fmt::Debug {
     /// hits in that window including this one.
     async fn count_hit(&self, bucket: &str, window_end: i64) -> Result<u64, Error>;
 
-    /// Removes pending keys past their deadline, releases lapsed reservations and drops
-    /// rate-limit windows that ended, all as of `now`.
+    /// Releases lapsed reservations and drops rate-limit windows that ended, as of `now`.
+    /// Pending keys are not touched: only the paywall, which can ask the node whether they
+    /// were paid, forgets them.
     async fn prune(&self, now: i64) -> Result<Pruned, Error>;
+}
+
+/// A 32-byte column read back from a database.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn array32(v: Vec<u8>, what: &str) -> Result<[u8; 32], Error> {
+    v.try_into().map_err(|_| Error::Store(format!("stored {what} is not 32 bytes")))
 }
 
 /// A random reservation id.

@@ -5,12 +5,14 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use l402_token::TokenId;
+use l402_token::{PaymentHash, TokenId};
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, NoTls};
 
 use crate::keys::RootKey;
-use crate::store::{reservation_id, KeyRecord, Pruned, Reservation, RootKeyStore, StoredKey};
+use crate::store::{
+    array32, reservation_id, DueKey, KeyRecord, Pruned, Reservation, RootKeyStore, StoredKey,
+};
 use crate::Error;
 
 /// Schema creation runs under this advisory lock, so instances starting together do not race
@@ -24,7 +26,10 @@ CREATE TABLE IF NOT EXISTS l402_keys (
     root_key BYTEA NOT NULL,
     pending_until BIGINT
 );
+ALTER TABLE l402_keys ADD COLUMN IF NOT EXISTS payment_hash BYTEA;
 CREATE INDEX IF NOT EXISTS l402_keys_token ON l402_keys (token_id);
+CREATE INDEX IF NOT EXISTS l402_keys_pending ON l402_keys (pending_until)
+    WHERE pending_until IS NOT NULL;
 CREATE TABLE IF NOT EXISTS l402_revocations (
     seq BIGSERIAL PRIMARY KEY,
     token_id BYTEA NOT NULL UNIQUE,
@@ -171,15 +176,17 @@ impl RootKeyStore for PostgresStore {
     async fn insert_key(&self, record: KeyRecord) -> Result<(), Error> {
         self.client
             .execute(
-                "INSERT INTO l402_keys (key_hash, token_id, root_key, pending_until)
-                 VALUES ($1, $2, $3, $4)
+                "INSERT INTO l402_keys (key_hash, token_id, root_key, pending_until, payment_hash)
+                 VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (key_hash) DO UPDATE SET token_id = EXCLUDED.token_id,
-                     root_key = EXCLUDED.root_key, pending_until = EXCLUDED.pending_until",
+                     root_key = EXCLUDED.root_key, pending_until = EXCLUDED.pending_until,
+                     payment_hash = EXCLUDED.payment_hash",
                 &[
                     &&record.key_hash[..],
                     &&record.token_id.0[..],
                     &&record.root_key.0[..],
                     &record.pending_until,
+                    &&record.payment_hash.0[..],
                 ],
             )
             .await
@@ -187,25 +194,68 @@ impl RootKeyStore for PostgresStore {
             .map_err(db)
     }
 
-    async fn root_key(&self, key_hash: &[u8; 32], now: i64) -> Result<Option<StoredKey>, Error> {
+    async fn root_key(&self, key_hash: &[u8; 32]) -> Result<Option<StoredKey>, Error> {
         let row = self
             .client
             .query_opt(
-                "SELECT root_key, pending_until FROM l402_keys
-                 WHERE key_hash = $1 AND (pending_until IS NULL OR pending_until > $2)",
-                &[&&key_hash[..], &now],
+                "SELECT root_key, pending_until FROM l402_keys WHERE key_hash = $1",
+                &[&&key_hash[..]],
             )
             .await
             .map_err(db)?;
         row.map(|r| {
             let key: Vec<u8> = r.try_get(0).map_err(db)?;
             let pending: Option<i64> = r.try_get(1).map_err(db)?;
-            let key: [u8; 32] = key
-                .try_into()
-                .map_err(|_| Error::Store("stored root key is not 32 bytes".into()))?;
-            Ok(StoredKey { root_key: RootKey(key), pending: pending.is_some() })
+            Ok(StoredKey {
+                root_key: RootKey(array32(key, "root key")?),
+                pending: pending.is_some(),
+            })
         })
         .transpose()
+    }
+
+    async fn claim_due_keys(
+        &self,
+        now: i64,
+        recheck_at: i64,
+        limit: usize,
+    ) -> Result<Vec<DueKey>, Error> {
+        // SKIP LOCKED: instances pruning at the same moment claim disjoint keys.
+        let rows = self
+            .client
+            .query(
+                "UPDATE l402_keys SET pending_until = $2 WHERE key_hash IN (
+                     SELECT key_hash FROM l402_keys
+                     WHERE pending_until IS NOT NULL AND pending_until <= $1
+                     ORDER BY pending_until LIMIT $3 FOR UPDATE SKIP LOCKED)
+                 RETURNING key_hash, payment_hash",
+                &[&now, &recheck_at, &i64::try_from(limit).unwrap_or(i64::MAX)],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let key_hash: Vec<u8> = r.try_get(0).map_err(db)?;
+                let hash: Option<Vec<u8>> = r.try_get(1).map_err(db)?;
+                Ok(DueKey {
+                    key_hash: array32(key_hash, "key hash")?,
+                    payment_hash: hash
+                        .map(|h| array32(h, "payment hash").map(PaymentHash))
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn forget_pending(&self, key_hash: &[u8; 32]) -> Result<bool, Error> {
+        self.client
+            .execute(
+                "DELETE FROM l402_keys WHERE key_hash = $1 AND pending_until IS NOT NULL",
+                &[&&key_hash[..]],
+            )
+            .await
+            .map(|n| n > 0)
+            .map_err(db)
     }
 
     async fn confirm_key(&self, key_hash: &[u8; 32]) -> Result<(), Error> {
@@ -327,14 +377,6 @@ impl RootKeyStore for PostgresStore {
     }
 
     async fn prune(&self, now: i64) -> Result<Pruned, Error> {
-        let keys = self
-            .client
-            .execute(
-                "DELETE FROM l402_keys WHERE pending_until IS NOT NULL AND pending_until <= $1",
-                &[&now],
-            )
-            .await
-            .map_err(db)?;
         let released = self
             .client
             .query(
@@ -355,6 +397,6 @@ impl RootKeyStore for PostgresStore {
             .execute("DELETE FROM l402_rate WHERE window_end <= $1", &[&now])
             .await
             .map_err(db)?;
-        Ok(Pruned { keys, reservations, windows })
+        Ok(Pruned { reservations, windows, ..Pruned::default() })
     }
 }

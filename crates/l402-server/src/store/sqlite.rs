@@ -3,11 +3,13 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use l402_token::TokenId;
+use l402_token::{PaymentHash, TokenId};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::keys::RootKey;
-use crate::store::{reservation_id, KeyRecord, Pruned, Reservation, RootKeyStore, StoredKey};
+use crate::store::{
+    array32, reservation_id, DueKey, KeyRecord, Pruned, Reservation, RootKeyStore, StoredKey,
+};
 use crate::Error;
 
 const SCHEMA: &str = "
@@ -15,7 +17,8 @@ CREATE TABLE IF NOT EXISTS l402_keys (
     key_hash BLOB PRIMARY KEY,
     token_id BLOB NOT NULL,
     root_key BLOB NOT NULL,
-    pending_until INTEGER
+    pending_until INTEGER,
+    payment_hash BLOB
 );
 CREATE INDEX IF NOT EXISTS l402_keys_token ON l402_keys (token_id);
 CREATE INDEX IF NOT EXISTS l402_keys_pending ON l402_keys (pending_until)
@@ -69,7 +72,7 @@ impl SqliteStore {
         SqliteStore::init(Connection::open_in_memory().map_err(db)?)
     }
 
-    fn init(conn: Connection) -> Result<SqliteStore, Error> {
+    fn init(mut conn: Connection) -> Result<SqliteStore, Error> {
         // Waiting for another writer is normal with several instances on one file.
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db)?;
         // WAL lets readers (every request) run beside the writer; in-memory databases keep
@@ -77,6 +80,7 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
+        migrate(&mut conn).map_err(db)?;
         Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
     }
 
@@ -95,44 +99,59 @@ impl SqliteStore {
     }
 }
 
+/// Brings a database written by an earlier version up to date. Several processes may open
+/// one file at once, so the check and the change share an IMMEDIATE transaction.
+fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let has_hash = tx
+        .prepare("SELECT 1 FROM pragma_table_info('l402_keys') WHERE name = 'payment_hash'")?
+        .exists([])?;
+    if !has_hash {
+        // Old rows get NULL: they are forgotten at their deadline unchecked, as they were.
+        tx.execute_batch("ALTER TABLE l402_keys ADD COLUMN payment_hash BLOB")?;
+    }
+    tx.commit()
+}
+
 #[async_trait::async_trait]
 impl RootKeyStore for SqliteStore {
     async fn insert_key(&self, record: KeyRecord) -> Result<(), Error> {
         self.with(move |c| {
             c.prepare_cached(
-                "INSERT OR REPLACE INTO l402_keys (key_hash, token_id, root_key, pending_until)
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR REPLACE INTO l402_keys
+                 (key_hash, token_id, root_key, pending_until, payment_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
             .execute(params![
                 &record.key_hash[..],
                 &record.token_id.0[..],
                 &record.root_key.0[..],
-                record.pending_until
+                record.pending_until,
+                &record.payment_hash.0[..],
             ])
             .map(drop)
         })
         .await
     }
 
-    async fn root_key(&self, key_hash: &[u8; 32], now: i64) -> Result<Option<StoredKey>, Error> {
+    async fn root_key(&self, key_hash: &[u8; 32]) -> Result<Option<StoredKey>, Error> {
         let key_hash = *key_hash;
         let row = self
             .with(move |c| {
                 c.prepare_cached(
-                    "SELECT root_key, pending_until FROM l402_keys
-                     WHERE key_hash = ?1 AND (pending_until IS NULL OR pending_until > ?2)",
+                    "SELECT root_key, pending_until FROM l402_keys WHERE key_hash = ?1",
                 )?
-                .query_row(params![&key_hash[..], now], |r| {
+                .query_row(params![&key_hash[..]], |r| {
                     Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Option<i64>>(1)?))
                 })
                 .optional()
             })
             .await?;
         row.map(|(key, pending)| {
-            let key: [u8; 32] = key
-                .try_into()
-                .map_err(|_| Error::Store("stored root key is not 32 bytes".into()))?;
-            Ok(StoredKey { root_key: RootKey(key), pending: pending.is_some() })
+            Ok(StoredKey {
+                root_key: RootKey(array32(key, "root key")?),
+                pending: pending.is_some(),
+            })
         })
         .transpose()
     }
@@ -143,6 +162,56 @@ impl RootKeyStore for SqliteStore {
             c.prepare_cached("UPDATE l402_keys SET pending_until = NULL WHERE key_hash = ?1")?
                 .execute(params![&key_hash[..]])
                 .map(drop)
+        })
+        .await
+    }
+
+    async fn claim_due_keys(
+        &self,
+        now: i64,
+        recheck_at: i64,
+        limit: usize,
+    ) -> Result<Vec<DueKey>, Error> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .with(move |c| {
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let rows = tx
+                    .prepare_cached(
+                        "UPDATE l402_keys SET pending_until = ?2 WHERE key_hash IN (
+                             SELECT key_hash FROM l402_keys
+                             WHERE pending_until IS NOT NULL AND pending_until <= ?1
+                             ORDER BY pending_until LIMIT ?3)
+                         RETURNING key_hash, payment_hash",
+                    )?
+                    .query_map(params![now, recheck_at, limit], |r| {
+                        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Option<Vec<u8>>>(1)?))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                tx.commit()?;
+                Ok(rows)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(key_hash, hash)| {
+                Ok(DueKey {
+                    key_hash: array32(key_hash, "key hash")?,
+                    payment_hash: hash
+                        .map(|h| array32(h, "payment hash").map(PaymentHash))
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn forget_pending(&self, key_hash: &[u8; 32]) -> Result<bool, Error> {
+        let key_hash = *key_hash;
+        self.with(move |c| {
+            c.prepare_cached(
+                "DELETE FROM l402_keys WHERE key_hash = ?1 AND pending_until IS NOT NULL",
+            )?
+            .execute(params![&key_hash[..]])
+            .map(|n| n > 0)
         })
         .await
     }
@@ -273,19 +342,15 @@ impl RootKeyStore for SqliteStore {
     async fn prune(&self, now: i64) -> Result<Pruned, Error> {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let keys = tx.execute(
-                "DELETE FROM l402_keys WHERE pending_until IS NOT NULL AND pending_until <= ?1",
-                params![now],
-            )?;
             let reservations =
                 tx.execute("DELETE FROM l402_reservations WHERE lease_until <= ?1", params![now])?;
             let windows =
                 tx.execute("DELETE FROM l402_rate WHERE window_end <= ?1", params![now])?;
             tx.commit()?;
             Ok(Pruned {
-                keys: keys as u64,
                 reservations: reservations as u64,
                 windows: windows as u64,
+                ..Pruned::default()
             })
         })
         .await

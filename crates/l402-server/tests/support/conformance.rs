@@ -6,9 +6,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use l402_server::store::{KeyRecord, RootKeyStore};
+use l402_server::store::{DueKey, KeyRecord, RootKeyStore};
 use l402_server::RootKey;
-use l402_token::TokenId;
+use l402_token::{PaymentHash, TokenId};
 
 pub(crate) type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 pub(crate) type SyncFn =
@@ -34,6 +34,7 @@ fn record(n: u8, pending_until: Option<i64>) -> KeyRecord {
     KeyRecord {
         key_hash: [n; 32],
         token_id: token(n),
+        payment_hash: PaymentHash([n ^ 0x55; 32]),
         root_key: RootKey([n ^ 0xff; 32]),
         pending_until,
     }
@@ -54,7 +55,8 @@ where
         }};
     }
     check!(keys_round_trip);
-    check!(pending_keys_expire_and_prune);
+    check!(due_pending_keys_are_claimed_once);
+    check!(only_pending_keys_are_forgotten);
     check!(revocation_reaches_the_other_instance);
     check!(usage_is_exact_under_concurrency);
     check!(release_gives_the_use_back);
@@ -64,29 +66,55 @@ where
 }
 
 async fn keys_round_trip(p: Pair) -> Result {
-    assert_eq!(p.a.root_key(&[1; 32], 0).await?, None);
+    assert_eq!(p.a.root_key(&[1; 32]).await?, None);
     p.a.insert_key(record(1, Some(1_000))).await?;
-    let got = p.b.root_key(&[1; 32], 10).await?.ok_or("key written by a not seen by b")?;
+    let got = p.b.root_key(&[1; 32]).await?.ok_or("key written by a not seen by b")?;
     assert_eq!(got.root_key, RootKey([0xfe; 32]));
     assert!(got.pending);
     p.b.confirm_key(&[1; 32]).await?;
-    let got = p.a.root_key(&[1; 32], 5_000).await?.ok_or("confirmed key must not expire")?;
+    let got = p.a.root_key(&[1; 32]).await?.ok_or("confirmed key must stay")?;
     assert!(!got.pending);
     // Confirming an absent key is a no-op.
     p.a.confirm_key(&[9; 32]).await?;
-    assert_eq!(p.a.root_key(&[9; 32], 0).await?, None);
+    assert_eq!(p.a.root_key(&[9; 32]).await?, None);
     Ok(())
 }
 
-async fn pending_keys_expire_and_prune(p: Pair) -> Result {
+fn due(n: u8) -> DueKey {
+    DueKey { key_hash: [n; 32], payment_hash: Some(PaymentHash([n ^ 0x55; 32])) }
+}
+
+async fn due_pending_keys_are_claimed_once(p: Pair) -> Result {
     p.a.insert_key(record(2, Some(100))).await?;
     p.a.insert_key(record(3, None)).await?;
-    assert!(p.a.root_key(&[2; 32], 99).await?.is_some());
-    assert_eq!(p.a.root_key(&[2; 32], 100).await?, None, "expired pending key is absent");
-    let pruned = p.b.prune(100).await?;
-    assert_eq!(pruned.keys, 1);
-    assert!(p.a.root_key(&[3; 32], 1_000_000).await?.is_some(), "permanent key survives");
-    assert_eq!(p.a.prune(1_000_000).await?.keys, 0);
+    p.a.insert_key(record(10, Some(90))).await?;
+    p.a.insert_key(record(11, Some(101))).await?;
+    assert_eq!(p.b.claim_due_keys(89, 500, 10).await?, vec![], "nothing is due yet");
+    // Earliest deadline first, at most `limit`, each with the payment hash it was written with.
+    assert_eq!(p.b.claim_due_keys(100, 500, 1).await?, vec![due(10)]);
+    assert_eq!(p.a.claim_due_keys(100, 500, 10).await?, vec![due(2)], "claimed keys are not due");
+    assert_eq!(p.b.claim_due_keys(100, 500, 10).await?, vec![]);
+    // A pending key past its deadline still reads: only its preimage can make it verify.
+    assert!(p.a.root_key(&[2; 32]).await?.ok_or("due key still there")?.pending);
+    // Unjudged claims come back at the recheck time, beside the newly due.
+    let mut again = p.a.claim_due_keys(500, 900, 10).await?;
+    again.sort_by_key(|d| d.key_hash);
+    assert_eq!(again, vec![due(2), due(10), due(11)]);
+    assert!(p.a.root_key(&[3; 32]).await?.is_some(), "a permanent key is never due");
+    assert_eq!(p.a.prune(1_000_000).await?.keys, 0, "a store's prune leaves keys alone");
+    assert!(p.b.root_key(&[2; 32]).await?.is_some());
+    Ok(())
+}
+
+async fn only_pending_keys_are_forgotten(p: Pair) -> Result {
+    p.a.insert_key(record(12, Some(100))).await?;
+    p.a.insert_key(record(13, Some(100))).await?;
+    p.b.confirm_key(&[13; 32]).await?;
+    assert!(p.b.forget_pending(&[12; 32]).await?);
+    assert_eq!(p.a.root_key(&[12; 32]).await?, None);
+    assert!(!p.b.forget_pending(&[13; 32]).await?, "paid in the meantime: kept");
+    assert!(p.a.root_key(&[13; 32]).await?.is_some());
+    assert!(!p.a.forget_pending(&[14; 32]).await?, "absent");
     Ok(())
 }
 
@@ -96,11 +124,11 @@ async fn revocation_reaches_the_other_instance(p: Pair) -> Result {
     assert!(!p.b.is_revoked(&token(4)).await?);
     p.a.revoke(&token(4), 7).await?;
     assert!(p.a.is_revoked(&token(4)).await?);
-    assert_eq!(p.a.root_key(&[4; 32], 0).await?, None, "revoking deletes the key");
+    assert_eq!(p.a.root_key(&[4; 32]).await?, None, "revoking deletes the key");
     (p.sync)().await?;
     assert!(p.b.is_revoked(&token(4)).await?);
     assert!(!p.b.is_revoked(&token(5)).await?);
-    assert!(p.b.root_key(&[5; 32], 0).await?.is_some());
+    assert!(p.b.root_key(&[5; 32]).await?.is_some());
     // Revoking twice is fine.
     p.b.revoke(&token(4), 8).await?;
     Ok(())
