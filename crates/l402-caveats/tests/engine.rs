@@ -86,7 +86,10 @@ fn narrowing_rules_per_condition() {
         ("path_prefix=/api/", "path_prefix=/apx/v1", false),
         ("client_ip=10.0.0.0/8", "client_ip=10.1.0.0/16,10.2.3.4", true),
         ("client_ip=10.0.0.0/8", "client_ip=11.0.0.0/8", false),
-        ("client_ip=10.0.0.0/8", "client_ip=::ffff:10.0.0.0/104", false),
+        // The same addresses spelled as IPv4-mapped IPv6 (decision 0305).
+        ("client_ip=10.0.0.0/8", "client_ip=::ffff:10.0.0.0/104", true),
+        ("client_ip=10.0.0.0/8", "client_ip=::ffff:0.0.0.0/96", false),
+        ("client_ip=2001:db8::/32", "client_ip=10.0.0.0/8", false),
         ("max_uses=10", "max_uses=9", true),
         ("max_uses=10", "max_uses=11", false),
     ];

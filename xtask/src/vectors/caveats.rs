@@ -205,6 +205,7 @@ fn parse_cases(c: &mut Check) -> Vec<ParseCase> {
         ("path-prefix", b"path_prefix=/api/v1/", "path_prefix"),
         ("path-prefix-relative", b"path_prefix=api", "malformed-caveat"),
         ("client-ip", b"client_ip=203.0.113.7,198.51.100.0/24,2001:db8::/32", "client_ip"),
+        ("client-ip-mapped", b"client_ip=::ffff:198.51.100.0/120", "client_ip"),
         ("client-ip-host-bits", b"client_ip=198.51.100.1/24", "malformed-caveat"),
         ("client-ip-non-canonical-v6", b"client_ip=2001:DB8::/32", "malformed-caveat"),
         ("client-ip-hostname", b"client_ip=localhost", "malformed-caveat"),
@@ -328,6 +329,23 @@ fn evaluations(c: &mut Check) -> Vec<EvaluationCase> {
             false,
             ContextCase { client_ip: Some("::ffff:198.51.100.7".into()), ..r.clone() },
             "valid",
+        ),
+        // Decision 0305: a mapped network is its IPv4 network; other IPv6 holds no IPv4.
+        ("mapped-caveat", &[b"client_ip=::ffff:198.51.100.0/120"], false, r.clone(), "valid"),
+        ("ipv6-any-is-not-ipv4", &[b"client_ip=::/0"], false, r.clone(), "wrong-client"),
+        (
+            "narrowing-to-mapped",
+            &[b"client_ip=198.51.100.0/24", b"client_ip=::ffff:198.51.100.0/120"],
+            false,
+            r.clone(),
+            "valid",
+        ),
+        (
+            "escalation-ipv6-to-ipv4",
+            &[b"client_ip=::/0", b"client_ip=198.51.100.0/24"],
+            false,
+            r.clone(),
+            "caveat-escalation",
         ),
         ("uses-exhausted", &[b"max_uses=3"], false, r.clone(), "uses-exhausted"),
         (
