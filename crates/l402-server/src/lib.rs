@@ -62,6 +62,7 @@
 #![warn(missing_docs)]
 
 mod axum;
+mod cache;
 pub mod client;
 mod error;
 mod keys;

@@ -2,7 +2,6 @@
 //! count uses.
 
 use core::time::Duration;
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -15,6 +14,7 @@ use l402_lightning::clock::{Clock, SystemClock};
 use l402_lightning::{InvoiceBackend, InvoiceRequest, InvoiceState};
 use l402_token::{Identifier, TokenId};
 
+use crate::cache::KeyCache;
 use crate::client::{bucket, TrustedProxies};
 use crate::keys::{key_hash, KeyMode, RootKey};
 use crate::mint::{macaroon, MintedChallenge, Route};
@@ -59,7 +59,8 @@ pub struct PaywallConfig {
     pub reservation_lease: Duration,
     /// How often minting also prunes the store (default one minute).
     pub prune_interval: Duration,
-    /// Root keys kept in the per-instance cache (per-token mode).
+    /// Root keys kept in the per-instance cache (per-token mode); when it is full, the half
+    /// least recently added is forgotten.
     pub cache_capacity: usize,
 }
 
@@ -85,7 +86,7 @@ pub struct Paywall {
     backend: Arc<dyn InvoiceBackend>,
     store: Arc<dyn RootKeyStore>,
     keys: RwLock<KeyMode>,
-    cache: RwLock<HashMap<Identifier, RootKey>>,
+    cache: RwLock<KeyCache>,
     caveats: Verifier,
     config: PaywallConfig,
     clock: Arc<dyn Clock>,
@@ -142,7 +143,7 @@ impl PaywallBuilder {
             backend: self.backend,
             store: self.store,
             keys: RwLock::new(self.keys),
-            cache: RwLock::new(HashMap::new()),
+            cache: RwLock::new(KeyCache::new(self.config.cache_capacity)),
             caveats: self.caveats,
             config: self.config,
             clock: self.clock,
@@ -408,12 +409,7 @@ impl Paywall {
             });
         };
         if !stored.pending {
-            let mut cache = write(&self.cache);
-            if cache.len() >= self.config.cache_capacity {
-                // Crude but bounded; a miss costs one store read.
-                cache.clear();
-            }
-            cache.insert(*identifier, stored.root_key.clone());
+            write(&self.cache).insert(*identifier, stored.root_key.clone());
         }
         Ok((stored.root_key, stored.pending))
     }
