@@ -184,3 +184,56 @@ async fn postgres_opens_a_first_release_database() -> Result {
     let _ = task.await;
     upgraded(Arc::new(PostgresStore::connect(&config).await?)).await
 }
+
+/// `sslmode=require` runs over TLS and checks the server against `sslrootcert`; the server
+/// here refuses TCP connections without TLS, so a success proves TLS was used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_over_tls_verifies_the_server() -> Result {
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])?;
+    let Some(server) = pg::PgServer::start_tls_or_skip(
+        "postgres tls",
+        &cert.cert.pem(),
+        &cert.signing_key.serialize_pem(),
+    )?
+    else {
+        return Ok(());
+    };
+    let dir = temp_db().with_extension("d");
+    std::fs::create_dir_all(&dir)?;
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, cert.cert.pem())?;
+    let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()])?;
+    let stranger = dir.join("other ca.pem");
+    std::fs::write(&stranger, other.cert.pem())?;
+    let base = server.config("postgres");
+
+    let store =
+        PostgresStore::connect(&format!("{base} sslmode=require sslrootcert={}", ca.display()))
+            .await?;
+    assert!(!store.is_revoked(&TokenId([1; 32])).await?);
+    store.revoke(&TokenId([1; 32]), 5).await?;
+    assert!(store.is_revoked(&TokenId([1; 32])).await?);
+
+    let refused = |config: String| async move {
+        match PostgresStore::connect(&config).await {
+            Ok(_) => Err(format!("connected with {config}")),
+            Err(e) => Ok(format!("{} {e}", e.code())),
+        }
+    };
+    // The plain connection is refused by the server: the store does not fall back to it.
+    let plain = refused(base.clone()).await?;
+    assert!(plain.starts_with("store "), "{plain}");
+    // A certificate from another authority, or none of the webpki roots, is refused by us.
+    let quoted = format!("{base} sslmode=require sslrootcert='{}'", stranger.display());
+    let wrong = refused(quoted).await?;
+    assert!(wrong.contains("certificate"), "{wrong}");
+    let webpki = refused(format!("{base} sslmode=require")).await?;
+    assert!(webpki.contains("certificate"), "{webpki}");
+    // Configuration mistakes are named as such.
+    let missing = refused(format!("{base} sslmode=require sslrootcert=/nonexistent.pem")).await?;
+    assert!(missing.starts_with("config ") && missing.contains("/nonexistent.pem"), "{missing}");
+    let no_mode = refused(format!("{base} sslrootcert={}", ca.display())).await?;
+    assert!(no_mode.starts_with("config ") && no_mode.contains("sslmode"), "{no_mode}");
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

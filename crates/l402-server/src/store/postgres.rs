@@ -7,9 +7,11 @@ use std::sync::{Arc, RwLock};
 
 use l402_token::{PaymentHash, TokenId};
 use tokio::task::JoinHandle;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, NoTls};
 
 use crate::keys::RootKey;
+use crate::store::pg_tls::{take_root_cert, Tls};
 use crate::store::{
     array32, reservation_id, DueKey, KeyRecord, Pruned, Reservation, RootKeyStore, StoredKey,
 };
@@ -90,7 +92,14 @@ impl Drop for PostgresStore {
 }
 
 fn db(e: tokio_postgres::Error) -> Error {
-    Error::Store(format!("postgres: {e}"))
+    // tokio-postgres displays only the kind ("db error"); the reason is in the sources.
+    let mut text = format!("postgres: {e}");
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    Error::Store(text)
 }
 
 fn count(n: i64) -> u64 {
@@ -101,22 +110,47 @@ fn sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+async fn drive<S, T>(connection: tokio_postgres::Connection<S, T>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    if let Err(e) = connection.await {
+        tracing::warn!(error = %e, "postgres connection ended");
+    }
+}
+
 impl PostgresStore {
-    /// Connects with a libpq-style configuration (`host=… port=… user=… dbname=…`), creates
-    /// the tables if needed, and starts the revocation poller at [`POSTGRES_REVOCATION_POLL`]. Needs a
-    /// tokio runtime. No TLS: run it on loopback or a private network.
+    /// Connects with a libpq-style configuration (`host=… port=… user=… dbname=…`, or a
+    /// `postgres://` URL), creates the tables if needed, and starts the revocation poller at
+    /// [`POSTGRES_REVOCATION_POLL`]. Needs a tokio runtime.
+    ///
+    /// `sslmode=require` connects over TLS and verifies the server's certificate and name
+    /// against the PEM file `sslrootcert=…`, or the webpki roots without it (stricter than
+    /// libpq's `require`, which checks nothing). Without `sslmode=require` the connection is
+    /// plain, as for libpq's `disable`: keep it to loopback or a private network (decision
+    /// 0606).
     pub async fn connect(config: &str) -> Result<PostgresStore, Error> {
         PostgresStore::connect_with(config, POSTGRES_REVOCATION_POLL).await
     }
 
     /// [`PostgresStore::connect`] with another poll interval.
     pub async fn connect_with(config: &str, poll: Duration) -> Result<PostgresStore, Error> {
-        let (client, connection) = tokio_postgres::connect(config, NoTls).await.map_err(db)?;
-        let conn_task = tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!(error = %e, "postgres connection ended");
+        let (rest, root_cert) = take_root_cert(config)?;
+        let config: tokio_postgres::Config =
+            rest.parse().map_err(|e| Error::Config(format!("postgres configuration: {e}")))?;
+        // Each arm spawns its own connection task: their stream types differ.
+        let (client, conn_task) = if config.get_ssl_mode() == SslMode::Require {
+            let (client, connection) =
+                config.connect(Tls::new(root_cert.as_deref())?).await.map_err(db)?;
+            (client, tokio::spawn(drive(connection)))
+        } else {
+            if root_cert.is_some() {
+                return Err(Error::Config("sslrootcert needs sslmode=require".into()));
             }
-        });
+            let (client, connection) = config.connect(NoTls).await.map_err(db)?;
+            (client, tokio::spawn(drive(connection)))
+        };
         client.batch_execute(SCHEMA).await.map_err(db)?;
         let mut store = PostgresStore {
             client: Arc::new(client),

@@ -85,6 +85,16 @@ impl PgServer {
 
     /// Starts a fresh server.
     pub(crate) fn start() -> Result<PgServer, String> {
+        PgServer::start_with(None)
+    }
+
+    /// Starts a fresh server that takes TCP connections over TLS only, presenting
+    /// `(certificate, key)` (PEM).
+    fn start_tls(cert: &str, key: &str) -> Result<PgServer, String> {
+        PgServer::start_with(Some((cert, key)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Result<PgServer, String> {
         let bin = find_bin().ok_or("no initdb found (install the postgresql package)")?;
         static N: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
@@ -114,20 +124,67 @@ impl PgServer {
             "initdb",
             &["-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"],
         )?;
-        let opts = format!(
+        let mut opts = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
             server.port,
             server.dir.display()
         );
+        if let Some((cert, key)) = tls {
+            server.write_tls_files(cert, key)?;
+            opts.push_str(" -c ssl=on");
+        }
         let log = server.dir.join("server.log");
         let log = log.to_str().ok_or("temp dir is not UTF-8")?;
         server.run("pg_ctl", &["-D", data, "-o", &opts, "-l", log, "-w", "-t", "60", "start"])?;
         Ok(server)
     }
 
+    /// `server.crt`, `server.key` (the server refuses a key others can read) and a
+    /// `pg_hba.conf` with no plain TCP line, so that a connection without TLS is refused.
+    fn write_tls_files(&self, cert: &str, key: &str) -> Result<(), String> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let data = self.data_dir();
+        let files = [
+            ("server.crt", cert, 0o644),
+            ("server.key", key, 0o600),
+            ("pg_hba.conf", "local all all trust\nhostssl all all 127.0.0.1/32 trust\n", 0o600),
+        ];
+        for (name, text, mode) in files {
+            let path = data.join(name);
+            std::fs::write(&path, text).map_err(|e| format!("{name}: {e}"))?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| format!("{name}: {e}"))?;
+            if self.as_postgres {
+                let ok = Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(&path)
+                    .status()
+                    .is_ok_and(|s| s.success());
+                if !ok {
+                    return Err(format!("cannot chown {name} to postgres"));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// [`PgServer::start`], or `None` with a printed reason outside CI; an error in CI.
     pub(crate) fn start_or_skip(test: &str) -> Result<Option<PgServer>, String> {
-        match PgServer::start() {
+        PgServer::or_skip(test, PgServer::start())
+    }
+
+    /// [`PgServer::start_tls`], skipped as [`PgServer::start_or_skip`] is.
+    #[allow(dead_code, reason = "not every test binary that shares this file uses TLS")]
+    pub(crate) fn start_tls_or_skip(
+        test: &str,
+        cert: &str,
+        key: &str,
+    ) -> Result<Option<PgServer>, String> {
+        PgServer::or_skip(test, PgServer::start_tls(cert, key))
+    }
+
+    fn or_skip(test: &str, started: Result<PgServer, String>) -> Result<Option<PgServer>, String> {
+        match started {
             Ok(s) => Ok(Some(s)),
             Err(e) if std::env::var_os("CI").is_some() => {
                 Err(format!("{test}: PostgreSQL is required in CI: {e}"))
