@@ -1,22 +1,100 @@
 //! `l402 get`, `l402 tokens` and `l402 spend` as separate processes against an L402 server
-//! on loopback, paying through the dev node's pairing endpoint.
+//! on loopback (plain HTTP, and behind TLS with a private CA), paying through the dev node's
+//! pairing endpoint.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
 #![allow(clippy::indexing_slicing, reason = "test code: a missing field fails the test")]
 
 #[path = "../../l402-client/tests/common/mod.rs"]
 mod common;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use common::{Mode, TestServer, PRICE_MSAT};
 use l402_lightning::dev::DevNode;
 use l402_lightning::dev::PairingServer;
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::Value;
 
 struct Env {
     server: TestServer,
     _pairing: PairingServer,
     dir: PathBuf,
+}
+
+/// A CA no test server uses: the "platform's roots" of every run (see `l402_in`).
+fn unrelated_ca() -> String {
+    private_ca("unrelated test CA").pem()
+}
+
+/// Names differ so that a wrong CA is an unknown issuer, not a candidate with a bad signature.
+fn private_ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+}
+
+/// The test server behind TLS, with a certificate for 127.0.0.1 from a private CA. TLS ends
+/// here and the bytes go on to the plain server, so the challenges, invoices and payments
+/// are the ones the plain tests check.
+struct Https {
+    addr: SocketAddr,
+    /// The private CA's certificate, PEM.
+    ca: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Https {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Https {
+    async fn start(backend: SocketAddr) -> Https {
+        let ca = private_ca("l402 test CA");
+        let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
+        leaf.subject_alt_names.push(SanType::IpAddress([127, 0, 0, 1].into()));
+        let key = KeyPair::generate().unwrap();
+        let cert = leaf.signed_by(&key, &ca).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from_pem_slice(cert.pem().as_bytes()).unwrap()],
+            PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes()).unwrap(),
+        )
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    // A client that does not trust the certificate ends here: nothing reaches
+                    // the server behind.
+                    let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                    let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                });
+            }
+        });
+        Https { addr, ca: ca.pem(), task }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://{}{path}", self.addr)
+    }
 }
 
 impl Drop for Env {
@@ -29,6 +107,7 @@ async fn env(name: &str) -> Env {
     let dir = std::env::temp_dir().join(format!("l402-cli-get-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("home")).unwrap();
+    std::fs::write(dir.join("system-roots.pem"), unrelated_ca()).unwrap();
     let node = DevNode::new().unwrap();
     let pairing = node.serve_pairing(&dir.join("dev")).await.unwrap();
     let server = TestServer::start(std::sync::Arc::new(node)).await.unwrap();
@@ -67,6 +146,10 @@ impl Env {
             .env("HOME", self.dir.join("home"))
             .env("L402_DEV_DIR", dev_dir)
             .env("L402_STORE", self.dir.join("client.db"))
+            // The platform's roots, as rustls-native-certs reads them: one CA that signed
+            // nothing here, so no test depends on (or is fooled by) the machine's bundle.
+            .env("SSL_CERT_FILE", self.dir.join("system-roots.pem"))
+            .env_remove("SSL_CERT_DIR")
             .output()
             .await
             .unwrap();
@@ -237,4 +320,84 @@ async fn a_download_to_a_file_draws_progress_only_on_a_terminal() {
     assert_eq!(plain.code, Some(0), "{}", plain.stderr);
     assert!(!plain.stderr.contains("100%"), "progress drawn without a terminal: {}", plain.stderr);
     assert_eq!(std::fs::read_to_string(&piped).unwrap(), "paid GET /weather ");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_with_cacert_pays_and_prints_the_body() {
+    let env = env("https").await;
+    let https = Https::start(env.server.addr).await;
+    // A bundle, as curl takes: another CA first, then the one that signed the server's.
+    let bundle = env.dir.join("bundle.pem");
+    std::fs::write(&bundle, format!("{}{}", unrelated_ca(), https.ca)).unwrap();
+    let cacert = bundle.to_str().unwrap();
+
+    let dry = env.l402(&["get", "--dry-run", "--cacert", cacert, &https.url("/")]).await;
+    assert_eq!(dry.code, Some(0), "{}", dry.stderr);
+    assert_eq!(dry.json()["payment_required"], true);
+
+    let run = env.l402(&["get", "--cacert", cacert, &https.url("/weather")]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let v = run.json();
+    assert_eq!(v["status"], 200);
+    assert_eq!(v["body"], "paid GET /weather ");
+    assert_eq!(v["payment"]["paid_now"], true);
+    assert_eq!(v["payment"]["scope"], https.url(""));
+    assert_eq!(env.server.settled().await, 1);
+
+    // The token bought over HTTPS is reused there.
+    let again = env.l402(&["get", "--cacert", cacert, &https.url("/again")]).await;
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    assert_eq!(again.json()["payment"]["paid_now"], false);
+    assert_eq!(again.json()["body"], "paid GET /again ");
+    assert_eq!(env.server.settled().await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_without_cacert_is_a_transport_error_and_pays_nothing() {
+    let env = env("https-untrusted").await;
+    let https = Https::start(env.server.addr).await;
+    let run = env.l402(&["get", &https.url("/weather")]).await;
+    assert_eq!((run.code, run.error()["code"].as_str()), (Some(8), Some("transport")));
+    let message = run.error()["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("certificate"), "names the TLS cause: {message}");
+    assert_eq!(env.server.challenges(), 0, "the request never got past the handshake");
+    assert_eq!(env.server.settled().await, 0);
+    let spend = env.l402(&["spend", "--json"]).await.json();
+    assert_eq!(spend["periods"]["total"]["paid"], 0);
+    assert_eq!(spend["periods"]["total"]["pending"], 0);
+    assert_eq!(env.l402(&["tokens", "list"]).await.json(), serde_json::json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unusable_cacert_file_is_a_usage_error() {
+    let env = env("bad-cacert").await;
+    // A plain-HTTP URL the fetch would succeed on: only the refusal of the file stops it.
+    let url = env.server.url("/");
+    let garbage = env.dir.join("garbage.pem");
+    std::fs::write(&garbage, "this is not a certificate\n").unwrap();
+    // Well-formed PEM and base64, but the bytes are not a certificate.
+    let not_der = env.dir.join("not-der.pem");
+    std::fs::write(
+        &not_der,
+        "-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let broken = env.dir.join("broken.pem");
+    std::fs::write(&broken, "-----BEGIN CERTIFICATE-----\n%%%%\n-----END CERTIFICATE-----\n")
+        .unwrap();
+    let missing = env.dir.join("missing.pem");
+    for (file, reason) in [
+        (&garbage, "no-certificate"),
+        (&not_der, "invalid-certificate"),
+        (&broken, "malformed-pem"),
+        (&missing, "unreadable"),
+        (&env.dir, "unreadable"),
+    ] {
+        let run = env.l402(&["get", "--cacert", file.to_str().unwrap(), &url]).await;
+        assert_eq!(run.code, Some(2), "{}: {}", file.display(), run.stderr);
+        let e = run.error();
+        assert_eq!((e["code"].as_str(), e["reason"].as_str()), (Some("cacert"), Some(reason)));
+        assert!(e["message"].as_str().unwrap().contains(file.to_str().unwrap()), "{e}");
+    }
+    assert_eq!(env.server.challenges(), 0);
 }

@@ -128,6 +128,59 @@ async fn the_body_is_replayed_after_paying() -> Result {
     Ok(())
 }
 
+/// The file at `path` as a streamed body (how a large upload is sent): reqwest cannot clone
+/// it, so the middleware cannot send it a second time.
+async fn streamed(path: &std::path::Path) -> Result<reqwest::Body> {
+    Ok(reqwest::Body::from(tokio::fs::File::open(path).await?))
+}
+
+#[tokio::test]
+async fn a_streamed_body_is_refused_before_paying() -> Result {
+    let env = env("stream").await?;
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
+    let m = env.middleware(store.clone(), Budget::unlimited());
+    let upload = env.dir.join("upload.txt");
+    std::fs::write(&upload, "streamed=1")?;
+    let req = client(&m).post(env.server.url("/upload")).body(streamed(&upload).await?);
+    let e = req.send().await.err().ok_or("expected an error")?;
+    let err = Error::from_middleware(&e).ok_or("not a client error")?;
+    assert_eq!(err.code(), "body-not-replayable");
+    assert!(err.nothing_paid());
+    assert_eq!(env.server.challenges(), 1, "sent once, answered with a challenge");
+    assert_eq!(env.spent(), 0, "nothing left the wallet");
+    assert_eq!(env.server.settled().await, 0);
+    assert!(store.ledger(&LedgerQuery::all())?.is_empty(), "no payment was even begun");
+    assert!(store.pending()?.is_empty());
+    assert!(store.tokens()?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_streamed_body_uses_a_cached_token_but_never_pays_for_a_new_one() -> Result {
+    let env = env("stream-cached").await?;
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
+    let m = env.middleware(store.clone(), Budget::unlimited());
+    let c = client(&m);
+    let upload = env.dir.join("upload.txt");
+    std::fs::write(&upload, "streamed=1")?;
+    // Buying the token with a replayable request first is how to upload a stream.
+    assert_eq!(get(&c, &env.server.url("/")).await?.0, 200);
+    let r = c.post(env.server.url("/upload")).body(streamed(&upload).await?).send().await?;
+    let receipt = r.extensions().get::<Receipt>().cloned().ok_or("no receipt")?;
+    assert!(!receipt.paid_now);
+    assert_eq!(r.text().await?, "paid POST /upload streamed=1");
+
+    env.server.revoke_all();
+    let req = c.post(env.server.url("/upload")).body(streamed(&upload).await?);
+    let e = req.send().await.err().ok_or("expected an error")?;
+    assert_eq!(code(&e), "body-not-replayable");
+    assert_eq!(env.spent(), PRICE_MSAT, "no second payment");
+    assert_eq!(store.ledger(&LedgerQuery::all())?.len(), 1);
+    assert!(store.pending()?.is_empty());
+    assert!(store.tokens()?.is_empty(), "the rejected token is dropped");
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_rejected_cached_token_is_dropped_and_paid_again_once() -> Result {
     let env = env("rejected").await?;

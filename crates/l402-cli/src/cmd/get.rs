@@ -7,6 +7,7 @@
 //! `payment-pending`); 7 the server misbehaved (`invalid-challenge`, `invalid-invoice`,
 //! `invoice-mismatch`, `token-rejected`, `insecure-transport`); 8 transport (connection, DNS,
 //! TLS); 9 local (`config`, `store`, `token-key`, `lightning`, `body-not-replayable`, output).
+//! A `--cacert` file that cannot be used is a usage error (2) with code `cacert`.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ use l402_lightning::{Network, PayRequest, Payer, Payment, PaymentStatus};
 use l402_token::PaymentHash;
 use serde_json::json;
 
+use super::cacert;
 use super::wallet::{ClientArgs, ClientConfig, Wallet};
 use crate::out;
 
@@ -62,6 +64,10 @@ pub(crate) struct GetArgs {
     /// The routing fee limit per payment, in satoshis (default 10).
     #[arg(long, value_name = "SAT")]
     max_fee: Option<u64>,
+    /// Also trust the CA certificate(s) in this PEM file, on top of the platform's roots: a
+    /// private CA, or a server's self-signed certificate.
+    #[arg(long, value_name = "FILE")]
+    cacert: Option<PathBuf>,
     /// Show the price, the budget headroom and whether a cached token applies; pay nothing.
     #[arg(long)]
     dry_run: bool,
@@ -178,13 +184,20 @@ async fn get(a: GetArgs) -> ExitCode {
         Ok(b) => b,
         Err(e) => return out::usage(&e),
     };
+    let roots = match a.cacert.as_deref().map(cacert::load).transpose() {
+        Ok(r) => r.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("{}", json!({ "code": "cacert", "reason": e.reason, "message": e.message }));
+            return ExitCode::from(out::USAGE);
+        }
+    };
     let cfg = match ClientConfig::load(&a.client, a.max_cost, a.max_fee) {
         Ok(c) => c,
         Err(e) => return out::fail("config", &e.0, LOCAL),
     };
     // Another part of the program may have installed it already; either way one is in place.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = match reqwest::Client::builder().build() {
+    let http = match reqwest::Client::builder().tls_certs_merge(roots).build() {
         Ok(c) => c,
         Err(e) => return out::fail("config", &format!("cannot build the HTTP client: {e}"), LOCAL),
     };
@@ -221,9 +234,23 @@ async fn get(a: GetArgs) -> ExitCode {
         Ok(resp) => output(resp, &url, a.output.as_deref(), as_json).await,
         Err(e) => match Error::from_middleware(&e) {
             Some(ce) => client_error(ce),
-            None => out::fail("transport", &e.to_string(), TRANSPORT),
+            None => transport("", &e),
         },
     }
+}
+
+/// A transport failure with its whole cause chain: reqwest's own message names only the URL,
+/// while what the user can act on (connection refused, an untrusted certificate that calls
+/// for `--cacert`) is further down.
+fn transport(context: &str, e: &dyn std::error::Error) -> ExitCode {
+    let mut message = format!("{context}{e}");
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    out::fail("transport", &message, TRANSPORT)
 }
 
 /// Sets a field of a JSON object (no-op on other values, which never reach here).
@@ -323,7 +350,7 @@ async fn output(
                 }
             }
             Ok(None) => break,
-            Err(e) => return out::fail("transport", &format!("reading the body: {e}"), TRANSPORT),
+            Err(e) => return transport("reading the body: ", &e),
         }
     }
     if show_progress {
@@ -406,7 +433,7 @@ async fn dry_run(
     }
     let resp = match req.send().await {
         Ok(r) => r,
-        Err(e) => return out::fail("transport", &e.to_string(), TRANSPORT),
+        Err(e) => return transport("", &e),
     };
     let status = resp.status();
     let payment_required = status == StatusCode::PAYMENT_REQUIRED

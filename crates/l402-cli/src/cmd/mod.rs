@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub(crate) mod cacert;
 pub(crate) mod demo;
 pub(crate) mod get;
 pub(crate) mod header;
