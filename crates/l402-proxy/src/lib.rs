@@ -7,7 +7,8 @@
 //!   matched to a service by host and path prefix ([`route`]), authorized or challenged by
 //!   [`l402_server::Paywall`] (HTTP 402, or the gRPC status-13 form for `application/grpc`),
 //!   then forwarded with streamed bodies in both directions, WebSocket upgrades tunnelled,
-//!   hop-by-hop headers and the L402 credential removed ([`headers`]);
+//!   hop-by-hop headers and the L402 credential removed ([`headers`]), within the service's
+//!   upstream timeouts ([`upstream::Timeouts`]: 504 `upstream-timeout`, no use counted);
 //! - operations: Prometheus [`metrics`], a health endpoint, the admin API on its own
 //!   listener (revoke, recent tokens, revenue), graceful shutdown.
 //!
@@ -60,6 +61,7 @@ mod proxy;
 pub mod route;
 pub mod sample;
 mod server;
+mod stall;
 pub mod upstream;
 
 pub use crate::config::Config;

@@ -19,7 +19,7 @@ use crate::headers;
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::path::normalize;
-use crate::upstream::{Body, BoxError, Upstream};
+use crate::upstream::{Body, BoxError, Failure, Upstream};
 
 /// gRPC status codes the proxy answers with.
 const GRPC_UNAUTHENTICATED: u32 = 16;
@@ -27,6 +27,15 @@ const GRPC_RESOURCE_EXHAUSTED: u32 = 8;
 const GRPC_UNAVAILABLE: u32 = 14;
 const GRPC_NOT_FOUND: u32 = 5;
 const GRPC_INVALID_ARGUMENT: u32 = 3;
+const GRPC_DEADLINE_EXCEEDED: u32 = 4;
+
+/// What forwarding produced.
+enum Outcome {
+    /// The upstream's own answer (headers received).
+    Upstream(Response<Body>),
+    /// The proxy's answer when the upstream gave none (timeout, failure, bad target).
+    Proxy(Response<Body>),
+}
 
 /// One configured service, ready to serve.
 pub(crate) struct Service {
@@ -61,6 +70,20 @@ pub(crate) fn full(
     );
     *r.status_mut() = status;
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// The proxy's own failures, in the problem shape the paywall's refusals use (RFC 9457 with a
+/// stable `code`), so clients parse one format.
+fn problem(status: StatusCode, code: &'static str) -> Response<Body> {
+    let body = serde_json::json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("error"),
+        "status": status.as_u16(),
+        "code": code,
+    });
+    let mut r = full(status, "application/problem+json", body.to_string());
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
@@ -180,10 +203,15 @@ impl Shared {
                 }
             }
         };
-        let response = self.forward(service, req, peer, tls, host.as_deref(), grpc).await;
-        let mut response = response;
+        let (mut response, answered) =
+            match self.forward(service, req, peer, tls, host.as_deref(), grpc).await {
+                Outcome::Upstream(r) => (r, true),
+                Outcome::Proxy(r) => (r, false),
+            };
         if let Some(a) = authorized {
-            let success = !response.status().is_server_error();
+            // Charge on success only (decision 0603): the upstream answered, below 500. A
+            // gRPC failure from the proxy is HTTP 200, hence `answered`, not the status alone.
+            let success = answered && !response.status().is_server_error();
             match self.paywall.finish(a, success).await {
                 Ok(status) => {
                     if let Some(v) = status.to_header_value() {
@@ -271,7 +299,7 @@ impl Shared {
         tls: bool,
         host: Option<&str>,
         grpc: bool,
-    ) -> Response<Body> {
+    ) -> Outcome {
         let name = service.config.name.as_str();
         let upgrade = headers::wants_upgrade(req.headers());
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
@@ -285,11 +313,11 @@ impl Shared {
             .path_and_query(target.as_str())
             .build();
         let Ok(uri) = uri else {
-            return full(
+            return Outcome::Proxy(full(
                 StatusCode::BAD_REQUEST,
                 "text/plain; charset=utf-8",
                 "invalid request target\n",
-            );
+            ));
         };
         parts.uri = uri;
         let upgrade_proto = parts.headers.get(header::UPGRADE).cloned();
@@ -308,9 +336,8 @@ impl Shared {
         let body: Body = body.map_err(|e| -> BoxError { Box::new(e) }).boxed();
         let request = Request::from_parts(parts, body);
 
-        let client = if use_h2 { &service.upstream.http2 } else { &service.upstream.http1 };
         let started = Instant::now();
-        let result = client.request(request).await;
+        let result = service.upstream.send(request, use_h2).await;
         self.metrics.observe(
             "l402_proxy_upstream_latency_seconds",
             &[("service", name)],
@@ -318,13 +345,25 @@ impl Shared {
         );
         let mut response = match result {
             Ok(r) => r,
-            Err(e) => {
+            Err(Failure::Timeout) => {
+                self.metrics.inc(
+                    "l402_proxy_upstream_responses_total",
+                    &[("service", name), ("status", "timeout")],
+                );
+                tracing::warn!(service = name, "upstream timed out");
+                return Outcome::Proxy(if grpc {
+                    grpc_status(GRPC_DEADLINE_EXCEEDED, "upstream timeout")
+                } else {
+                    problem(StatusCode::GATEWAY_TIMEOUT, "upstream-timeout")
+                });
+            }
+            Err(Failure::Unavailable(e)) => {
                 self.metrics.inc(
                     "l402_proxy_upstream_responses_total",
                     &[("service", name), ("status", "error")],
                 );
                 tracing::warn!(service = name, error = %e, "upstream failed");
-                return if grpc {
+                return Outcome::Proxy(if grpc {
                     grpc_status(GRPC_UNAVAILABLE, "upstream unavailable")
                 } else {
                     full(
@@ -332,7 +371,7 @@ impl Shared {
                         "text/plain; charset=utf-8",
                         "upstream unavailable\n",
                     )
-                };
+                });
             }
         };
         let status = response.status();
@@ -343,11 +382,11 @@ impl Shared {
 
         if status == StatusCode::SWITCHING_PROTOCOLS {
             let Some(client_upgrade) = client_upgrade else {
-                return full(
+                return Outcome::Proxy(full(
                     StatusCode::BAD_GATEWAY,
                     "text/plain; charset=utf-8",
                     "unexpected upgrade\n",
-                );
+                ));
             };
             let upstream_upgrade = hyper::upgrade::on(&mut response);
             let service_name = name.to_owned();
@@ -374,11 +413,14 @@ impl Shared {
             if let Some(p) = upgrade_proto {
                 parts.headers.entry(header::UPGRADE).or_insert(p);
             }
-            return Response::from_parts(parts, empty());
+            return Outcome::Upstream(Response::from_parts(parts, empty()));
         }
 
         let (mut parts, body) = response.into_parts();
         headers::remove_hop_by_hop(&mut parts.headers, false);
-        Response::from_parts(parts, body.map_err(|e| -> BoxError { Box::new(e) }).boxed())
+        Outcome::Upstream(Response::from_parts(
+            parts,
+            body.map_err(|e| -> BoxError { Box::new(e) }).boxed(),
+        ))
     }
 }

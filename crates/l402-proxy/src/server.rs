@@ -27,7 +27,7 @@ use crate::config::{Config, ServiceConfig};
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::proxy::{Service, Shared};
-use crate::upstream::Upstream;
+use crate::upstream::{Timeouts, Upstream};
 use crate::Error;
 
 /// Configures and starts a [`Proxy`].
@@ -162,7 +162,7 @@ impl ProxyBuilder {
 
         let mut services = Vec::with_capacity(config.services.len());
         for (i, s) in config.services.iter().enumerate() {
-            services.push(build_service(i, s)?);
+            services.push(build_service(i, s, config.timeouts_for(s))?);
         }
         let metrics = Arc::new(Metrics::new());
         let ledger = Arc::new(Ledger::default());
@@ -326,7 +326,7 @@ async fn open_postgres(_config: &Config) -> Result<Arc<dyn RootKeyStore>, Error>
     Err(Error::config("store.kind", "this build has no PostgreSQL support (feature \"postgres\")"))
 }
 
-fn build_service(i: usize, s: &ServiceConfig) -> Result<Service, Error> {
+fn build_service(i: usize, s: &ServiceConfig, timeouts: Timeouts) -> Result<Service, Error> {
     let at = |k: &str| format!("services[{i}].{k}");
     let uri: http::Uri =
         s.upstream.parse().map_err(|_| Error::config(at("upstream"), "invalid URL"))?;
@@ -336,7 +336,7 @@ fn build_service(i: usize, s: &ServiceConfig) -> Result<Service, Error> {
     };
     let base_path =
         parts.path_and_query.map(|p| p.path().trim_end_matches('/').to_owned()).unwrap_or_default();
-    let upstream = Upstream::new(s.upstream_ca_file.as_deref())?;
+    let upstream = Upstream::new(s.upstream_ca_file.as_deref(), timeouts)?;
     let price = match (s.static_price_msat(), &s.pricing_url) {
         (Some(msat), _) => Price::msat(msat),
         (None, Some(url)) => {

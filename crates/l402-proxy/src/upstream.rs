@@ -1,11 +1,15 @@
 //! HTTP clients to the upstreams: HTTP/1.1 (and h2 by ALPN over TLS), and HTTP/2 with prior
 //! knowledge (h2c) for gRPC. TLS is verified against the Mozilla roots, or a configured CA.
+//! Each service's clients carry its [`Timeouts`].
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
+use http::{Request, Response};
 use http_body_util::combinators::BoxBody;
-use hyper::body::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::{Bytes, Incoming};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -13,6 +17,7 @@ use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
+use crate::stall::{stalled, Watched};
 use crate::Error;
 
 /// Errors inside bodies, boxed: bodies come from clients, upstreams and the proxy itself.
@@ -24,6 +29,17 @@ pub type Body = BoxBody<Bytes, BoxError>;
 /// One upstream client.
 pub type HttpClient = Client<HttpsConnector<HttpConnector>, Body>;
 
+/// How long one service waits for its upstream (see `[upstream_timeouts]` in
+/// `docs/proxy.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To open the TCP connection.
+    pub connect: Duration,
+    /// The longest the proxy waits on the upstream before the response headers arrive, not
+    /// counting time spent waiting for the client's request body; `None`: no limit.
+    pub response: Option<Duration>,
+}
+
 /// The pair of clients one service uses.
 #[derive(Clone, Debug)]
 pub struct Upstream {
@@ -31,6 +47,17 @@ pub struct Upstream {
     pub http1: HttpClient,
     /// HTTP/2 only: h2c over plain TCP, h2 over TLS. gRPC goes through it.
     pub http2: HttpClient,
+    /// The limits [`Upstream::http1`] and [`Upstream::http2`] were built with.
+    pub timeouts: Timeouts,
+}
+
+/// Why an upstream gave no response.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The connect or the response timeout ran out (504, `upstream-timeout`).
+    Timeout,
+    /// Refused, unreachable, a TLS failure, a broken connection (502).
+    Unavailable(hyper_util::client::legacy::Error),
 }
 
 fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, Error> {
@@ -56,11 +83,13 @@ fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, Error> {
 }
 
 impl Upstream {
-    /// Clients verifying TLS against `ca_file`, or the Mozilla roots when `None`.
-    pub fn new(ca_file: Option<&Path>) -> Result<Upstream, Error> {
+    /// Clients verifying TLS against `ca_file`, or the Mozilla roots when `None`, that give
+    /// up on a connection after `timeouts.connect`.
+    pub fn new(ca_file: Option<&Path>, timeouts: Timeouts) -> Result<Upstream, Error> {
         let mut plain = HttpConnector::new();
         plain.enforce_http(false);
         plain.set_nodelay(true);
+        plain.set_connect_timeout(Some(timeouts.connect));
         let h1 = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls_config(ca_file)?)
             .https_or_http()
@@ -74,6 +103,54 @@ impl Upstream {
         Ok(Upstream {
             http1: Client::builder(TokioExecutor::new()).build(h1),
             http2: Client::builder(TokioExecutor::new()).http2_only(true).build(h2),
+            timeouts,
         })
     }
+
+    /// Sends `request` over HTTP/2 or HTTP/1.1 and waits for the response headers, within
+    /// the response timeout.
+    pub(crate) async fn send(
+        &self,
+        request: Request<Body>,
+        http2: bool,
+    ) -> Result<Response<Incoming>, Failure> {
+        let client = if http2 { &self.http2 } else { &self.http1 };
+        let result = match self.timeouts.response {
+            None => client.request(request).await,
+            Some(limit) => {
+                let (parts, body) = request.into_parts();
+                let (body, turn) = Watched::new(body);
+                let call = client.request(Request::from_parts(parts, body.boxed()));
+                tokio::select! {
+                    r = call => r,
+                    () = stalled(turn, limit) => return Err(Failure::Timeout),
+                }
+            }
+        };
+        result.map_err(|e| {
+            if connect_timed_out(&e) {
+                Failure::Timeout
+            } else {
+                Failure::Unavailable(e)
+            }
+        })
+    }
+}
+
+/// The connector reports its own timeout (and the system's) as an IO error of kind
+/// `TimedOut` somewhere below a connect error.
+fn connect_timed_out(error: &hyper_util::client::legacy::Error) -> bool {
+    if !error.is_connect() {
+        return false;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }

@@ -7,6 +7,10 @@
     reason = "test code"
 )]
 
+use std::time::Duration;
+
+use l402_proxy::config::TimeoutConfig;
+use l402_proxy::upstream::Timeouts;
 use l402_proxy::Config;
 
 const BASE: &str = r#"
@@ -37,6 +41,10 @@ fn the_annotated_example_is_valid() {
     let config = Config::from_toml_str(&text, no_env()).unwrap();
     assert_eq!(config.services.len(), 3);
     assert_eq!(config.services[0].static_price_msat(), Some(10_000));
+    assert_eq!(
+        config.timeouts_for(&config.services[0]),
+        Timeouts { connect: Duration::from_secs(10), response: Some(Duration::from_secs(5)) }
+    );
 }
 
 #[test]
@@ -158,6 +166,99 @@ fn environment_errors_name_the_variable() {
     assert!(e.starts_with("services[0].price_msat: must be > 0"), "{e}");
 }
 
+fn timeouts(config: &Config) -> Vec<Timeouts> {
+    config.services.iter().map(|s| config.timeouts_for(s)).collect()
+}
+
+#[test]
+fn upstream_timeouts_fall_back_from_service_to_global_to_default() {
+    let defaults = Config::from_toml_str(BASE, no_env()).unwrap();
+    let default = Timeouts {
+        connect: Duration::from_millis(TimeoutConfig::DEFAULT_CONNECT_MS),
+        response: Some(Duration::from_millis(TimeoutConfig::DEFAULT_RESPONSE_MS)),
+    };
+    assert_eq!(default.connect, Duration::from_secs(10));
+    assert_eq!(default.response, Some(Duration::from_secs(60)));
+    assert_eq!(timeouts(&defaults), vec![default, default]);
+
+    let text = format!(
+        "[upstream_timeouts]\nconnect_ms = 500\nresponse_ms = 2000\n{BASE}\
+         [services.upstream_timeouts]\nresponse_ms = 0\n"
+    );
+    let config = Config::from_toml_str(&text, no_env()).unwrap();
+    assert_eq!(
+        timeouts(&config),
+        vec![
+            Timeouts {
+                connect: Duration::from_millis(500),
+                response: Some(Duration::from_secs(2))
+            },
+            // 0: no response limit (long polling); the connect limit is still inherited.
+            Timeouts { connect: Duration::from_millis(500), response: None },
+        ]
+    );
+
+    let env = vec![
+        ("L402_PROXY__UPSTREAM_TIMEOUTS__CONNECT_MS".to_owned(), "250".to_owned()),
+        ("L402_PROXY__SERVICES__0__UPSTREAM_TIMEOUTS__RESPONSE_MS".to_owned(), "0".to_owned()),
+    ];
+    let config = Config::from_toml_str(BASE, env).unwrap();
+    assert_eq!(
+        timeouts(&config),
+        vec![
+            Timeouts { connect: Duration::from_millis(250), response: None },
+            Timeouts { connect: Duration::from_millis(250), response: default.response },
+        ]
+    );
+}
+
+#[test]
+fn bad_upstream_timeouts_are_config_errors_naming_the_key() {
+    for value in ["-1", "\"10s\"", "1.5", "true", "-9223372036854775808"] {
+        for (text, key) in [
+            (
+                format!("[upstream_timeouts]\nconnect_ms = {value}\n{BASE}"),
+                "upstream_timeouts.connect_ms",
+            ),
+            (
+                format!("{BASE}[services.upstream_timeouts]\nresponse_ms = {value}\n"),
+                "services.upstream_timeouts.response_ms",
+            ),
+        ] {
+            let e = Config::from_toml_str(&text, no_env()).unwrap_err();
+            assert_eq!(e.code(), "config-syntax", "{value}: {e}");
+            let e = e.to_string();
+            assert!(e.contains("expected a whole number of milliseconds"), "{value}: {e}");
+            assert!(e.contains(key), "{value}: {e}");
+        }
+    }
+    let env = vec![("L402_PROXY__UPSTREAM_TIMEOUTS__RESPONSE_MS".to_owned(), "soon".to_owned())];
+    let e = Config::from_toml_str(BASE, env).unwrap_err();
+    assert_eq!(e.code(), "config-syntax");
+    assert!(e.to_string().contains("upstream_timeouts.response_ms"), "{e}");
+
+    // Only the response timeout can be turned off.
+    let e =
+        Config::from_toml_str(&format!("[upstream_timeouts]\nconnect_ms = 0\n{BASE}"), no_env())
+            .unwrap_err();
+    assert_eq!(e.code(), "config-invalid");
+    assert!(e.to_string().starts_with("upstream_timeouts.connect_ms: must be > 0"), "{e}");
+    let e = Config::from_toml_str(
+        &format!("{BASE}[services.upstream_timeouts]\nconnect_ms = 0\n"),
+        no_env(),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().starts_with("services[1].upstream_timeouts.connect_ms: must be > 0"),
+        "{e}"
+    );
+
+    let e = Config::from_toml_str(&format!("[upstream_timeouts]\nread_ms = 5\n{BASE}"), no_env())
+        .unwrap_err();
+    assert_eq!(e.code(), "config-syntax");
+    assert!(e.to_string().contains("read_ms"), "{e}");
+}
+
 proptest::proptest! {
     #[test]
     fn never_panics_on_arbitrary_text(text in "\\PC{0,200}") {
@@ -169,5 +270,14 @@ proptest::proptest! {
         let text = BASE.replace("price_msat = 1000", &format!("price_msat = {}", msat.min(i64::MAX as u64)));
         let c = Config::from_toml_str(&text, no_env()).unwrap();
         proptest::prop_assert_eq!(c.services[0].static_price_msat(), Some(msat.min(i64::MAX as u64)));
+    }
+
+    #[test]
+    fn any_millisecond_count_is_accepted_without_panicking(ms in 0u64..=i64::MAX as u64) {
+        let text = format!("[upstream_timeouts]\nresponse_ms = {ms}\nconnect_ms = {}\n{BASE}", ms.max(1));
+        let c = Config::from_toml_str(&text, no_env()).unwrap();
+        let t = c.timeouts_for(&c.services[0]);
+        proptest::prop_assert_eq!(t.response, (ms > 0).then(|| Duration::from_millis(ms)));
+        proptest::prop_assert_eq!(t.connect, Duration::from_millis(ms.max(1)));
     }
 }

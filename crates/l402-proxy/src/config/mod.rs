@@ -8,9 +8,11 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::upstream::Timeouts;
 use crate::Error;
 
 mod env;
@@ -58,6 +60,10 @@ pub struct Config {
     /// `client_ip` caveats. Empty (default): the peer address is the client.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// How long the proxy waits for upstreams; a service's own `upstream_timeouts` override
+    /// these key by key.
+    #[serde(default)]
+    pub upstream_timeouts: TimeoutConfig,
     /// The priced services, matched in order; the first match wins.
     #[serde(default)]
     pub services: Vec<ServiceConfig>,
@@ -202,6 +208,55 @@ pub struct ServiceConfig {
     /// to the upstream (default false: the preimage never leaves the proxy).
     #[serde(default)]
     pub forward_credentials: bool,
+    /// This service's upstream timeouts; a key left out falls back to the top-level
+    /// `[upstream_timeouts]`, then to the default.
+    #[serde(default)]
+    pub upstream_timeouts: TimeoutConfig,
+}
+
+/// `[upstream_timeouts]` and `[services.upstream_timeouts]`: how long the proxy waits for an
+/// upstream before answering 504 (`upstream-timeout`). A request that times out does not use
+/// up the client's token.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TimeoutConfig {
+    /// Milliseconds to open the TCP connection (default
+    /// [`TimeoutConfig::DEFAULT_CONNECT_MS`]); must be > 0.
+    #[serde(default, deserialize_with = "millis")]
+    pub connect_ms: Option<u64>,
+    /// Milliseconds the proxy waits on the upstream before its response headers arrive
+    /// (default [`TimeoutConfig::DEFAULT_RESPONSE_MS`]): the clock runs while connecting,
+    /// while the upstream takes each part of the request body, and after the body is sent,
+    /// never while the client is still sending. `0`: no limit (long polling).
+    #[serde(default, deserialize_with = "millis")]
+    pub response_ms: Option<u64>,
+}
+
+/// Reads a millisecond count, so that `-1` or `"10s"` is refused as "expected a whole number
+/// of milliseconds" rather than in terms of Rust's integer types.
+fn millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    struct Millis;
+    impl serde::de::Visitor<'_> for Millis {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a whole number of milliseconds, 0 or more")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+        }
+    }
+    d.deserialize_u64(Millis).map(Some)
+}
+
+impl TimeoutConfig {
+    /// The connect timeout when none is configured: 10 seconds.
+    pub const DEFAULT_CONNECT_MS: u64 = 10_000;
+    /// The response timeout when none is configured: 60 seconds.
+    pub const DEFAULT_RESPONSE_MS: u64 = 60_000;
 }
 
 /// `[services.caveats]`: restrictions minted into each new token of a service.
@@ -331,6 +386,7 @@ impl ServiceConfig {
             capability: None,
             caveats: CaveatConfig::default(),
             forward_credentials: false,
+            upstream_timeouts: TimeoutConfig::default(),
         }
     }
 
@@ -354,6 +410,7 @@ impl Config {
             invoice_expiry_secs: default_invoice_expiry(),
             challenges_per_minute: default_rate(),
             trusted_proxies: Vec::new(),
+            upstream_timeouts: TimeoutConfig::default(),
             services,
         }
     }
@@ -385,6 +442,21 @@ impl Config {
             .map_err(|e: toml::de::Error| Error::ConfigSyntax(one_line(&e.to_string())))?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// The timeouts calls to `service`'s upstream use: the service's own keys, else the
+    /// top-level `[upstream_timeouts]`, else the defaults.
+    pub fn timeouts_for(&self, service: &ServiceConfig) -> Timeouts {
+        let own = &service.upstream_timeouts;
+        let global = &self.upstream_timeouts;
+        let connect =
+            own.connect_ms.or(global.connect_ms).unwrap_or(TimeoutConfig::DEFAULT_CONNECT_MS);
+        let response =
+            own.response_ms.or(global.response_ms).unwrap_or(TimeoutConfig::DEFAULT_RESPONSE_MS);
+        Timeouts {
+            connect: Duration::from_millis(connect),
+            response: (response > 0).then(|| Duration::from_millis(response)),
+        }
     }
 
     /// The public listener's address (validated).

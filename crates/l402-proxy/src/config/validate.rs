@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
-use super::{Config, ServiceConfig};
+use super::{Config, ServiceConfig, TimeoutConfig};
 use crate::path::normalize;
 use crate::Error;
 
@@ -71,6 +71,7 @@ impl Config {
                 ));
             }
         }
+        check_timeouts("upstream_timeouts", &self.upstream_timeouts)?;
         if self.services.is_empty() {
             return Err(Error::config("services", "at least one [[services]] entry is required"));
         }
@@ -212,6 +213,7 @@ fn validate_service(at: &str, s: &ServiceConfig) -> Result<(), Error> {
         };
         return Err(Error::config(key(k), "set, but auth = false makes the service free"));
     }
+    check_timeouts(&key("upstream_timeouts"), &s.upstream_timeouts)?;
     for (j, p) in s.free_paths.iter().enumerate() {
         check_prefix(&format!("{at}.free_paths[{j}]"), p)?;
     }
@@ -245,6 +247,18 @@ fn validate_service(at: &str, s: &ServiceConfig) -> Result<(), Error> {
         if !seen.insert(m) {
             return Err(Error::config(format!("{at}.caveats.methods[{j}]"), "listed twice"));
         }
+    }
+    Ok(())
+}
+
+/// A response timeout of 0 means "no limit" (long polling); a connect timeout of 0 would
+/// mean no connection ever succeeds, so it is refused rather than read as "no limit".
+fn check_timeouts(at: &str, t: &TimeoutConfig) -> Result<(), Error> {
+    if t.connect_ms == Some(0) {
+        return Err(Error::config(
+            format!("{at}.connect_ms"),
+            "must be > 0 (only response_ms may be 0, for no limit)",
+        ));
     }
     Ok(())
 }
