@@ -52,6 +52,7 @@
 mod admin;
 pub mod config;
 mod error;
+mod grpc_settle;
 pub mod headers;
 pub mod ledger;
 pub mod metrics;

@@ -15,6 +15,7 @@ use l402_server::tower::{problem_response, Disposition};
 use l402_server::{MintedChallenge, Paywall, Route, TOKEN_STATUS};
 
 use crate::config::ServiceConfig;
+use crate::grpc_settle;
 use crate::headers;
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
@@ -209,9 +210,18 @@ impl Shared {
                 Outcome::Proxy(r) => (r, false),
             };
         if let Some(a) = authorized {
-            // Charge on success only (decision 0603): the upstream answered, below 500. A
+            if answered && grpc_settle::status_pending(response.headers()) {
+                // The call's outcome comes in the trailers: settle there (decision 0807).
+                let paywall = Arc::clone(&self.paywall);
+                return response.map(|body| grpc_settle::Settled::new(body, paywall, a).boxed());
+            }
+            // Charge on success only (decision 0603): the upstream answered, below 500, and
+            // for a trailers-only gRPC answer with a status that is not a server failure. A
             // gRPC failure from the proxy is HTTP 200, hence `answered`, not the status alone.
-            let success = answered && !response.status().is_server_error();
+            let success = answered
+                && !response.status().is_server_error()
+                && !grpc_settle::status(response.headers())
+                    .is_some_and(grpc_settle::is_server_failure);
             match self.paywall.finish(a, success).await {
                 Ok(status) => {
                     if let Some(v) = status.to_header_value() {

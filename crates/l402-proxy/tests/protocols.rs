@@ -144,15 +144,31 @@ async fn grpc_upstream() -> SocketAddr {
                     let seen = req.headers().contains_key("macaroon")
                         || req.headers().contains_key("authorization");
                     let body = req.into_body().collect().await.unwrap().to_bytes();
-                    let mut trailers = http::HeaderMap::new();
-                    trailers.insert("grpc-status", "0".parse().unwrap());
+                    // The message picks the outcome: "fail" INTERNAL and "bad" INVALID_ARGUMENT
+                    // in trailers, "gone" a trailers-only UNAVAILABLE, anything else OK.
+                    let code = match &body[5.min(body.len())..] {
+                        b"fail" => "13",
+                        b"bad" => "3",
+                        b"gone" => "14",
+                        _ => "0",
+                    };
                     let r = Response::builder()
                         .header("content-type", "application/grpc")
-                        .header("x-credential-seen", if seen { "yes" } else { "no" })
-                        .body(
-                            Full::new(body)
-                                .with_trailers(async move { Some(Ok::<_, Infallible>(trailers)) }),
-                        )
+                        .header("x-credential-seen", if seen { "yes" } else { "no" });
+                    if code == "14" {
+                        let r = r.header("grpc-status", code).body(Full::new(Bytes::new()));
+                        let r = r.unwrap().map(|b| b.with_trailers(std::future::ready(None)));
+                        return Ok::<_, Infallible>(r);
+                    }
+                    let mut trailers = http::HeaderMap::new();
+                    trailers.insert("grpc-status", code.parse().unwrap());
+                    let r = r
+                        .body(Full::new(body).with_trailers(std::future::ready(Some(Ok::<
+                            _,
+                            Infallible,
+                        >(
+                            trailers
+                        )))))
                         .unwrap();
                     Ok::<_, Infallible>(r)
                 });
@@ -202,6 +218,57 @@ async fn grpc_gets_the_grpc_challenge_and_pays_with_metadata() {
     let trailers = collected.trailers().cloned().expect("trailers pass through");
     assert_eq!(trailers["grpc-status"], "0");
     assert_eq!(collected.to_bytes(), grpc_frame(b"ping"));
+}
+
+/// A gRPC call's use is settled at its status, which arrives in the trailers: the upstream's
+/// server failures are not charged, its answers (including "your argument is wrong") are, and
+/// `L402-Token-Status` travels in the trailers (decision 0807).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grpc_call_is_charged_only_when_its_status_is_not_a_server_failure() {
+    let upstream = grpc_upstream().await;
+    let mut service = paid_service("quotes", &format!("http://{upstream}"), "/quotes.v1.Quotes");
+    service.caveats.max_uses = Some(2);
+    let s = start(vec![service], |_| {}).await;
+    let client = Client::builder(TokioExecutor::new()).http2_only(true).build_http::<Full<Bytes>>();
+    let url = format!("http://{}/quotes.v1.Quotes/Get", s.proxy.addr());
+    let call = |message: &'static [u8], credential: Option<&l402_http::Credential>| {
+        let mut req = Request::post(&url)
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(Full::new(grpc_frame(message)))
+            .unwrap();
+        if let Some(c) = credential {
+            c.write_grpc_metadata(req.headers_mut());
+        }
+        let sent = client.request(req);
+        async move {
+            let r = tokio::time::timeout(GUARD, sent).await.unwrap().unwrap();
+            let headers = r.headers().clone();
+            let collected = tokio::time::timeout(GUARD, r.into_body().collect()).await;
+            let trailers = collected.unwrap().unwrap().trailers().cloned().unwrap_or_default();
+            (headers, trailers)
+        }
+    };
+    let (challenge, _) = call(b"ping", None).await;
+    let credential = pay(&s.node, &challenge).await;
+    let remaining = |h: &http::HeaderMap| h["l402-token-status"].to_str().unwrap().to_owned();
+
+    let (_, t) = call(b"fail", Some(&credential)).await;
+    assert_eq!(t["grpc-status"], "13");
+    assert_eq!(remaining(&t), "remaining=2", "INTERNAL from the upstream is not charged");
+    let (h, _) = call(b"gone", Some(&credential)).await;
+    assert_eq!(h["grpc-status"], "14");
+    assert_eq!(remaining(&h), "remaining=2", "nor a trailers-only UNAVAILABLE");
+    let (_, t) = call(b"bad", Some(&credential)).await;
+    assert_eq!(t["grpc-status"], "3");
+    assert_eq!(remaining(&t), "remaining=1", "INVALID_ARGUMENT is an answer: charged");
+    let (h, t) = call(b"ping", Some(&credential)).await;
+    assert!(!h.contains_key("l402-token-status"), "the status waits for the trailers");
+    assert_eq!(t["grpc-status"], "0");
+    assert_eq!(remaining(&t), "remaining=0");
+    let (h, _) = call(b"ping", Some(&credential)).await;
+    assert!(l402_http::grpc::is_payment_required(&h), "used up: {h:?}");
+    s.proxy.shutdown().await;
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
