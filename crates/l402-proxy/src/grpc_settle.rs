@@ -34,11 +34,14 @@ pub(crate) fn status(headers: &HeaderMap) -> Option<u32> {
 
 /// Whether `headers` start a gRPC response whose status is still to come (not a
 /// trailers-only response, which carries it already).
+/// gRPC-Web (`application/grpc-web…`) is not: its status is a frame inside the body, so it
+/// is settled at the headers like any HTTP answer.
 pub(crate) fn status_pending(headers: &HeaderMap) -> bool {
-    let grpc = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("application/grpc"));
+    let grpc =
+        headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| {
+            t.get(..16).is_some_and(|head| head.eq_ignore_ascii_case("application/grpc"))
+                && t.get(16..).is_some_and(|rest| rest.is_empty() || rest.starts_with(['+', ';']))
+        });
     grpc && status(headers).is_none()
 }
 
@@ -67,16 +70,34 @@ enum State {
     Done,
 }
 
-/// A gRPC response body that settles its use when the status arrives. Dropped early (the
-/// client went away), the reservation is given back by `Authorized`'s own drop.
+/// A gRPC response body that settles its use when the status arrives.
 pub(crate) struct Settled {
     inner: Body,
     state: State,
+    /// Whether a message went to the client.
+    delivered: bool,
 }
 
 impl Settled {
     pub(crate) fn new(inner: Body, paywall: Arc<Paywall>, authorized: Authorized) -> Settled {
-        Settled { inner, state: State::Streaming(paywall, authorized) }
+        Settled { inner, state: State::Streaming(paywall, authorized), delivered: false }
+    }
+}
+
+impl Drop for Settled {
+    fn drop(&mut self) {
+        // The client went away before the status. The messages it already received are what it
+        // paid for: charged, as an HTTP response is once its headers are out, or cancelling
+        // before the trailers would make any stream free. Before any message, `Authorized`'s
+        // own drop gives the use back.
+        if !self.delivered || tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        if let State::Streaming(paywall, authorized) =
+            core::mem::replace(&mut self.state, State::Done)
+        {
+            drop(settle(paywall, authorized, true));
+        }
     }
 }
 
@@ -98,6 +119,7 @@ impl hyper::body::Body for Settled {
                 match polled.map(|r| r.map(Frame::into_trailers)) {
                     Some(Ok(Err(data))) => {
                         self.state = State::Streaming(paywall, authorized);
+                        self.delivered = true;
                         Poll::Ready(Some(Ok(data)))
                     }
                     Some(Ok(Ok(trailers))) => {
@@ -163,8 +185,15 @@ mod tests {
     fn only_grpc_responses_without_a_status_wait_for_trailers() {
         let mut h = HeaderMap::new();
         assert!(!status_pending(&h), "not gRPC");
+        for grpc in ["application/grpc", "Application/GRPC+proto", "application/grpc;charset=x"] {
+            h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(grpc));
+            assert!(status_pending(&h), "{grpc}");
+        }
+        for other in ["application/grpc-web", "application/grpc-web+proto", "application/grp"] {
+            h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(other));
+            assert!(!status_pending(&h), "{other}");
+        }
         h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/grpc+proto"));
-        assert!(status_pending(&h));
         h.insert("grpc-status", HeaderValue::from_static("14"));
         assert!(!status_pending(&h), "trailers-only");
     }

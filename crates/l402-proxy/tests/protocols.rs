@@ -145,32 +145,32 @@ async fn grpc_upstream() -> SocketAddr {
                         || req.headers().contains_key("authorization");
                     let body = req.into_body().collect().await.unwrap().to_bytes();
                     // The message picks the outcome: "fail" INTERNAL and "bad" INVALID_ARGUMENT
-                    // in trailers, "gone" a trailers-only UNAVAILABLE, anything else OK.
-                    let code = match &body[5.min(body.len())..] {
-                        b"fail" => "13",
-                        b"bad" => "3",
-                        b"gone" => "14",
-                        _ => "0",
-                    };
+                    // in trailers, "gone" a trailers-only UNAVAILABLE, "stream" one message
+                    // and then no status ever, anything else OK.
+                    type Trailers = Option<Result<http::HeaderMap, Infallible>>;
                     let r = Response::builder()
                         .header("content-type", "application/grpc")
                         .header("x-credential-seen", if seen { "yes" } else { "no" });
-                    if code == "14" {
-                        let r = r.header("grpc-status", code).body(Full::new(Bytes::new()));
-                        let r = r.unwrap().map(|b| b.with_trailers(std::future::ready(None)));
-                        return Ok::<_, Infallible>(r);
-                    }
+                    let code = match &body[5.min(body.len())..] {
+                        b"stream" => {
+                            let never = std::future::pending::<Trailers>();
+                            return Ok(r
+                                .body(Full::new(body).with_trailers(never).boxed())
+                                .unwrap());
+                        }
+                        b"gone" => {
+                            let r = r.header("grpc-status", "14");
+                            return Ok(r.body(Full::new(Bytes::new()).boxed()).unwrap());
+                        }
+                        b"fail" => "13",
+                        b"bad" => "3",
+                        _ => "0",
+                    };
                     let mut trailers = http::HeaderMap::new();
                     trailers.insert("grpc-status", code.parse().unwrap());
-                    let r = r
-                        .body(Full::new(body).with_trailers(std::future::ready(Some(Ok::<
-                            _,
-                            Infallible,
-                        >(
-                            trailers
-                        )))))
-                        .unwrap();
-                    Ok::<_, Infallible>(r)
+                    let trailers: Trailers = Some(Ok(trailers));
+                    let body = Full::new(body).with_trailers(std::future::ready(trailers));
+                    Ok::<_, Infallible>(r.body(body.boxed()).unwrap())
                 });
                 let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), svc)
@@ -268,6 +268,45 @@ async fn a_grpc_call_is_charged_only_when_its_status_is_not_a_server_failure() {
     assert_eq!(remaining(&t), "remaining=0");
     let (h, _) = call(b"ping", Some(&credential)).await;
     assert!(l402_http::grpc::is_payment_required(&h), "used up: {h:?}");
+    s.proxy.shutdown().await;
+}
+
+/// A client that cancels a stream after receiving messages, before the status, has had what
+/// it paid for: charged (decision 0807).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grpc_stream_cancelled_after_a_message_is_charged() {
+    let upstream = grpc_upstream().await;
+    let mut service = paid_service("quotes", &format!("http://{upstream}"), "/quotes.v1.Quotes");
+    service.caveats.max_uses = Some(2);
+    let s = start(vec![service], |_| {}).await;
+    let client = Client::builder(TokioExecutor::new()).http2_only(true).build_http::<Full<Bytes>>();
+    let url = format!("http://{}/quotes.v1.Quotes/Get", s.proxy.addr());
+    let request = |message: &'static [u8], credential: Option<&l402_http::Credential>| {
+        let mut req = Request::post(&url)
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(Full::new(grpc_frame(message)))
+            .unwrap();
+        if let Some(c) = credential {
+            c.write_grpc_metadata(req.headers_mut());
+        }
+        client.request(req)
+    };
+    let challenge = tokio::time::timeout(GUARD, request(b"ping", None)).await.unwrap().unwrap();
+    let credential = pay(&s.node, challenge.headers()).await;
+
+    let streaming = tokio::time::timeout(GUARD, request(b"stream", Some(&credential)));
+    let mut body = streaming.await.unwrap().unwrap().into_body();
+    let first = tokio::time::timeout(GUARD, body.frame()).await.unwrap().unwrap().unwrap();
+    assert_eq!(first.into_data().unwrap(), grpc_frame(b"stream"));
+    drop(body);
+
+    let ok = tokio::time::timeout(GUARD, request(b"ping", Some(&credential))).await;
+    let collected = ok.unwrap().unwrap().into_body().collect().await.unwrap();
+    assert_eq!(collected.trailers().unwrap()["grpc-status"], "0");
+    let refused = tokio::time::timeout(GUARD, request(b"ping", Some(&credential))).await;
+    let refused = refused.unwrap().unwrap();
+    assert!(l402_http::grpc::is_payment_required(refused.headers()), "{:?}", refused.headers());
     s.proxy.shutdown().await;
 }
 

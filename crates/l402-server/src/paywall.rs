@@ -3,7 +3,7 @@
 
 use core::time::Duration;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::UNIX_EPOCH;
 
@@ -91,6 +91,8 @@ pub struct Paywall {
     config: PaywallConfig,
     clock: Arc<dyn Clock>,
     last_prune: AtomicI64,
+    /// Set while a background prune runs, so that a slow node does not pile them up.
+    pruning: Arc<AtomicBool>,
 }
 
 impl core::fmt::Debug for Paywall {
@@ -148,6 +150,7 @@ impl PaywallBuilder {
             config: self.config,
             clock: self.clock,
             last_prune: AtomicI64::new(i64::MIN),
+            pruning: Arc::default(),
         }
     }
 }
@@ -160,10 +163,16 @@ pub struct Authorized {
     pub token: VerifiedToken,
     reservation: Option<Reservation>,
     store: Arc<dyn RootKeyStore>,
+    /// Renews the reservation's lease while the request runs (a long stream would otherwise
+    /// outlive it and go uncounted).
+    keeper: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Authorized {
     fn drop(&mut self) {
+        if let Some(k) = self.keeper.take() {
+            k.abort();
+        }
         // The request was abandoned (client gone, handler panicked): give the use back now
         // rather than at the lease's end, if a runtime is there to do it.
         if let (Some(r), Ok(rt)) = (self.reservation.take(), tokio::runtime::Handle::try_current())
@@ -184,6 +193,13 @@ fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 
 fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn unix_now(clock: &dyn Clock) -> i64 {
+    match clock.now().duration_since(UNIX_EPOCH) {
+        Ok(d) => secs(d),
+        Err(e) => -secs(e.duration()),
+    }
 }
 
 fn secs(d: Duration) -> i64 {
@@ -218,10 +234,7 @@ impl Paywall {
 
     /// Now, in Unix seconds, from the paywall's clock.
     pub fn now(&self) -> i64 {
-        match self.clock.now().duration_since(UNIX_EPOCH) {
-            Ok(d) => secs(d),
-            Err(e) => -secs(e.duration()),
-        }
+        unix_now(&*self.clock)
     }
 
     /// The real client address for a request from `peer` (see [`TrustedProxies`]).
@@ -314,12 +327,17 @@ impl Paywall {
         {
             return;
         }
+        if self.pruning.swap(true, Ordering::AcqRel) {
+            return; // The previous one is still asking the node.
+        }
         let (store, backend) = (Arc::clone(&self.store), Arc::clone(&self.backend));
+        let pruning = Arc::clone(&self.pruning);
         let recheck_at = now.saturating_add(self.recheck_delay());
         let work = async move {
             if let Err(e) = prune(&*store, &*backend, now, recheck_at).await {
                 tracing::warn!(code = e.code(), "pruning the store failed");
             }
+            pruning.store(false, Ordering::Release);
         };
         // Checking due keys asks the node once per key: not on this request's time.
         match tokio::runtime::Handle::try_current() {
@@ -384,11 +402,33 @@ impl Paywall {
                 (Some(r), Some(used))
             }
         };
+        let keeper = reservation.as_ref().and_then(|r| self.keep_lease(r));
         Ok(Authorized {
             token: VerifiedToken::new(&credential, &accepted, &route.service, used_before),
             reservation,
             store: Arc::clone(&self.store),
+            keeper,
         })
+    }
+
+    /// A task renewing `r`'s lease every third of it, until the request is finished or
+    /// dropped (which abort it) or the reservation is gone. `None` without a tokio runtime:
+    /// the lease then bounds the request, as before.
+    fn keep_lease(&self, r: &Reservation) -> Option<tokio::task::JoinHandle<()>> {
+        let rt = tokio::runtime::Handle::try_current().ok()?;
+        let (store, clock, r) = (Arc::clone(&self.store), Arc::clone(&self.clock), r.clone());
+        let lease = self.config.reservation_lease;
+        Some(rt.spawn(async move {
+            loop {
+                tokio::time::sleep((lease / 3).max(Duration::from_secs(1))).await;
+                let until = unix_now(&*clock).saturating_add(secs(lease));
+                match store.renew_use(&r, until).await {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => tracing::warn!(code = e.code(), "renewing a reserved use failed"),
+                }
+            }
+        }))
     }
 
     async fn root_key(&self, identifier: &Identifier, now: i64) -> Result<(RootKey, bool), Error> {
@@ -421,6 +461,9 @@ impl Paywall {
         mut authorized: Authorized,
         success: bool,
     ) -> Result<TokenStatus, Error> {
+        if let Some(k) = authorized.keeper.take() {
+            k.abort();
+        }
         let mut status = TokenStatus {
             expires: authorized.token.expires,
             remaining: authorized.token.remaining,
@@ -473,16 +516,37 @@ const SWEEP_MAX: usize = 1024;
 /// The store's own prune, after settling the pending keys whose deadline passed (decision
 /// 0600): a buyer who paid but has not presented the token yet must not lose it, so a key is
 /// only forgotten once the node says its invoice can no longer be paid. A key the node cannot
-/// judge now (unreachable, invoice still open) is claimed again at `recheck_at`.
+/// judge now (unreachable, invoice still open) is claimed again at `recheck_at`. The store's
+/// own prune runs even when settling fails.
 async fn prune(
     store: &dyn RootKeyStore,
     backend: &dyn InvoiceBackend,
     now: i64,
     recheck_at: i64,
 ) -> Result<Pruned, Error> {
+    // Half the recheck delay: claims made by this prune do not lapse while it still works on
+    // them, so no other prune asks the node about them again.
+    let budget =
+        Duration::from_secs(u64::try_from(recheck_at.saturating_sub(now) / 2).unwrap_or(0));
+    let settled = settle_due_keys(store, backend, now, recheck_at, budget).await;
+    let store_pruned = store.prune(now).await;
+    let settled = settled?;
+    let store_pruned = store_pruned?;
+    Ok(Pruned { reservations: store_pruned.reservations, windows: store_pruned.windows, ..settled })
+}
+
+async fn settle_due_keys(
+    store: &dyn RootKeyStore,
+    backend: &dyn InvoiceBackend,
+    now: i64,
+    recheck_at: i64,
+    budget: Duration,
+) -> Result<Pruned, Error> {
+    use l402_lightning::Error as Ln;
+    let started = std::time::Instant::now();
     let mut settled = Pruned::default();
     let mut seen = 0;
-    'sweep: while seen < SWEEP_MAX {
+    'sweep: while seen < SWEEP_MAX && started.elapsed() < budget {
         let due = store.claim_due_keys(now, recheck_at, SWEEP_BATCH).await?;
         seen += due.len();
         let last = due.len() < SWEEP_BATCH;
@@ -497,17 +561,21 @@ async fn prune(
                     store.confirm_key(&key.key_hash).await?;
                     settled.confirmed += 1;
                 }
-                Ok(InvoiceState::Canceled | InvoiceState::Expired)
-                | Err(l402_lightning::Error::InvoiceNotFound) => {
+                Ok(InvoiceState::Canceled | InvoiceState::Expired) | Err(Ln::InvoiceNotFound) => {
                     settled.keys += u64::from(store.forget_pending(&key.key_hash).await?);
                 }
                 // Still payable (the node's clock or expiry differs), or a state this version
                 // does not know: judged again later.
                 Ok(_) => {}
-                Err(e) => {
-                    // The node is unwell; the claimed keys come back at `recheck_at`.
-                    tracing::warn!(code = e.code(), "checking a due key's invoice failed");
+                Err(e @ (Ln::Unreachable(_) | Ln::Timeout | Ln::PermissionDenied(_))) => {
+                    // The node is unreachable or refuses us: asking about the next key would
+                    // only wait again. The claimed keys come back at `recheck_at`.
+                    tracing::warn!(code = e.code(), "checking due keys' invoices failed");
                     break 'sweep;
+                }
+                Err(e) => {
+                    // About this invoice only: the others are still worth asking about.
+                    tracing::warn!(code = e.code(), "checking a due key's invoice failed");
                 }
             }
         }
@@ -515,6 +583,5 @@ async fn prune(
             break;
         }
     }
-    let store_pruned = store.prune(now).await?;
-    Ok(Pruned { reservations: store_pruned.reservations, windows: store_pruned.windows, ..settled })
+    Ok(settled)
 }

@@ -125,6 +125,15 @@ impl RootKeyStore for MemoryStore {
         Ok(*used)
     }
 
+    async fn renew_use(&self, reservation: &Reservation, lease_until: i64) -> Result<bool, Error> {
+        Ok(self
+            .lock()
+            .reservations
+            .get_mut(&reservation.id)
+            .map(|(_, lease)| *lease = lease_until)
+            .is_some())
+    }
+
     async fn release_use(&self, reservation: &Reservation) -> Result<(), Error> {
         self.lock().reservations.remove(&reservation.id);
         Ok(())

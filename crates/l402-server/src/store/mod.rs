@@ -138,6 +138,10 @@ pub trait RootKeyStore: Send + Sync + fmt::Debug {
     /// reservation that lapsed or was already settled counts nothing.
     async fn commit_use(&self, reservation: &Reservation) -> Result<u64, Error>;
 
+    /// Moves a reservation's lapse to `lease_until`, for a request that is still running (a
+    /// long stream); returns false if it is no longer held (settled, or lapsed and released).
+    async fn renew_use(&self, reservation: &Reservation, lease_until: i64) -> Result<bool, Error>;
+
     /// Gives a reserved use back without counting it.
     async fn release_use(&self, reservation: &Reservation) -> Result<(), Error>;
 
@@ -158,6 +162,17 @@ pub trait RootKeyStore: Send + Sync + fmt::Debug {
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn array32(v: Vec<u8>, what: &str) -> Result<[u8; 32], Error> {
     v.try_into().map_err(|_| Error::Store(format!("stored {what} is not 32 bytes")))
+}
+
+/// A due key read back from a database: `(key_hash, payment_hash)` columns.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn due_key(key_hash: Vec<u8>, payment_hash: Option<Vec<u8>>) -> Result<DueKey, Error> {
+    Ok(DueKey {
+        key_hash: array32(key_hash, "key hash")?,
+        payment_hash: payment_hash
+            .map(|h| array32(h, "payment hash").map(PaymentHash))
+            .transpose()?,
+    })
 }
 
 /// A random reservation id.

@@ -31,7 +31,7 @@ pub(crate) fn take_root_cert(config: &str) -> Result<(String, Option<String>), E
             .split('&')
             .filter(|kv| match kv.strip_prefix("sslrootcert=") {
                 Some(v) => {
-                    path = Some(v.to_owned());
+                    path = Some(percent_decode(v));
                     false
                 }
                 None => true,
@@ -70,8 +70,15 @@ pub(crate) fn take_root_cert(config: &str) -> Result<(String, Option<String>), E
                 }
             }
         } else {
+            // As tokio-postgres reads it: `\` escapes the next character, a space included.
             while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
-                value.push(c);
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    c => value.push(c),
+                }
+            }
+            if value.is_empty() {
+                return Err(Error::Config(format!("postgres configuration: no value for {key}")));
             }
         }
         if key == "sslrootcert" {
@@ -82,6 +89,30 @@ pub(crate) fn take_root_cert(config: &str) -> Result<(String, Option<String>), E
         }
     }
     Ok((rest.trim_end().to_owned(), path))
+}
+
+/// `%XX` escapes of a URL query value; a malformed escape stays as written.
+fn percent_decode(v: &str) -> String {
+    let mut out = Vec::with_capacity(v.len());
+    let mut rest = v.as_bytes();
+    while let Some((&c, tail)) = rest.split_first() {
+        let byte = tail
+            .get(..2)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|h| core::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (c, byte) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                rest = tail.get(2..).unwrap_or_default();
+            }
+            _ => {
+                out.push(c);
+                rest = tail;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The rustls connector: trusts the certificates of `root_cert` (PEM), or the webpki roots.
@@ -106,11 +137,13 @@ impl Tls {
             None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
+        let mut config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::Config(format!("tls: {e}")))?
             .with_root_certificates(roots)
             .with_no_client_auth();
+        // What PostgreSQL 17 demands with `sslnegotiation=direct`; older servers ignore it.
+        config.alpn_protocols = vec![b"postgresql".to_vec()];
         Ok(Tls(Arc::new(config)))
     }
 }
@@ -191,6 +224,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> tokio_postgres::tls::TlsStream for Strea
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Taking nothing out changes nothing: what the splitter accepts and hands on,
+        /// tokio-postgres reads (or refuses) exactly as it reads the original (so no value can smuggle an
+        /// option past it), and the splitter never panics. The splitter may refuse what
+        /// tokio-postgres would let through (it stops at a stray `=`, we do not).
+        #[test]
+        fn the_rest_reads_as_the_original(
+            words in prop::collection::vec(
+                ("(host|user|password|dbname|sslmode|port)", "[a-z\\\\' =]{0,8}"),
+                0..5,
+            ),
+            glue in "[ =']{0,2}",
+        ) {
+            let config: String =
+                words.iter().map(|(k, v)| format!("{k}={v}{glue}")).collect::<Vec<_>>().join(" ");
+            if let Ok((rest, path)) = take_root_cert(&config) {
+                prop_assert_eq!(path, None);
+                let rest = rest.parse::<tokio_postgres::Config>().ok();
+                prop_assert_eq!(rest, config.parse::<tokio_postgres::Config>().ok(), "{}", config);
+            }
+        }
+    }
 
     #[test]
     fn root_cert_is_taken_out_of_both_forms() {
@@ -213,12 +270,30 @@ mod tests {
             ),
             ("postgresql://u@h/db?sslrootcert=/ca.pem", "postgresql://u@h/db", Some("/ca.pem")),
             ("postgres://u@h/db", "postgres://u@h/db", None),
+            (
+                "postgres://h/db?sslrootcert=/my%20dir/ca.pem",
+                "postgres://h/db",
+                Some("/my dir/ca.pem"),
+            ),
+            // Unquoted values escape with `\` too: the space stays in the password, and
+            // nothing after it becomes an option.
+            (
+                "password=x\\ sslmode=disable sslmode=require",
+                "password='x sslmode=disable' sslmode='require'",
+                None,
+            ),
+            ("password=ab\\cd", "password='abcd'", None),
+            ("password=a\\\\b", "password='a\\\\b'", None),
         ];
         for (config, rest, path) in cases {
             let got = take_root_cert(config).unwrap();
             assert_eq!((got.0.as_str(), got.1.as_deref()), (rest, path), "{config}");
-            // What is left still parses.
-            assert!(got.0.parse::<tokio_postgres::Config>().is_ok(), "{config}");
+            // What is left parses, to the very configuration tokio-postgres reads from the
+            // original when there was nothing to take out.
+            let rest: tokio_postgres::Config = got.0.parse().unwrap();
+            if path.is_none() {
+                assert_eq!(Some(rest), config.parse().ok(), "{config}");
+            }
         }
         for bad in ["host", "host=h user='u", "=x", "host=h user"] {
             assert!(take_root_cert(bad).is_err(), "{bad}");

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use l402_token::{PaymentHash, TokenId};
+use l402_token::TokenId;
 use tokio::task::JoinHandle;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, NoTls};
@@ -13,7 +13,8 @@ use tokio_postgres::{Client, NoTls};
 use crate::keys::RootKey;
 use crate::store::pg_tls::{take_root_cert, Tls};
 use crate::store::{
-    array32, reservation_id, DueKey, KeyRecord, Pruned, Reservation, RootKeyStore, StoredKey,
+    array32, due_key, reservation_id, DueKey, KeyRecord, Pruned, Reservation, RootKeyStore,
+    StoredKey,
 };
 use crate::Error;
 
@@ -26,9 +27,17 @@ CREATE TABLE IF NOT EXISTS l402_keys (
     key_hash BYTEA PRIMARY KEY,
     token_id BYTEA NOT NULL,
     root_key BYTEA NOT NULL,
-    pending_until BIGINT
+    pending_until BIGINT,
+    payment_hash BYTEA
 );
-ALTER TABLE l402_keys ADD COLUMN IF NOT EXISTS payment_hash BYTEA;
+-- A first-release table gains the column. Checked first: ALTER TABLE locks the table against
+-- every other instance's reads, even when it has nothing to do.
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                   AND table_name = 'l402_keys' AND column_name = 'payment_hash') THEN
+        ALTER TABLE l402_keys ADD COLUMN payment_hash BYTEA;
+    END IF;
+END $$;
 CREATE INDEX IF NOT EXISTS l402_keys_token ON l402_keys (token_id);
 CREATE INDEX IF NOT EXISTS l402_keys_pending ON l402_keys (pending_until)
     WHERE pending_until IS NOT NULL;
@@ -267,18 +276,7 @@ impl RootKeyStore for PostgresStore {
             )
             .await
             .map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                let key_hash: Vec<u8> = r.try_get(0).map_err(db)?;
-                let hash: Option<Vec<u8>> = r.try_get(1).map_err(db)?;
-                Ok(DueKey {
-                    key_hash: array32(key_hash, "key hash")?,
-                    payment_hash: hash
-                        .map(|h| array32(h, "payment hash").map(PaymentHash))
-                        .transpose()?,
-                })
-            })
-            .collect()
+        rows.iter().map(|r| due_key(r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?)).collect()
     }
 
     async fn forget_pending(&self, key_hash: &[u8; 32]) -> Result<bool, Error> {
@@ -369,6 +367,17 @@ impl RootKeyStore for PostgresStore {
             Some(r) => Ok(count(r.try_get(0).map_err(db)?)),
             None => self.uses(&reservation.token_id).await,
         }
+    }
+
+    async fn renew_use(&self, reservation: &Reservation, lease_until: i64) -> Result<bool, Error> {
+        self.client
+            .execute(
+                "UPDATE l402_reservations SET lease_until = $2 WHERE id = $1",
+                &[&reservation.id, &lease_until],
+            )
+            .await
+            .map(|n| n > 0)
+            .map_err(db)
     }
 
     async fn release_use(&self, reservation: &Reservation) -> Result<(), Error> {

@@ -3,12 +3,13 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use l402_token::{PaymentHash, TokenId};
+use l402_token::TokenId;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::keys::RootKey;
 use crate::store::{
-    array32, reservation_id, DueKey, KeyRecord, Pruned, Reservation, RootKeyStore, StoredKey,
+    array32, due_key, reservation_id, DueKey, KeyRecord, Pruned, Reservation, RootKeyStore,
+    StoredKey,
 };
 use crate::Error;
 
@@ -192,16 +193,7 @@ impl RootKeyStore for SqliteStore {
                 Ok(rows)
             })
             .await?;
-        rows.into_iter()
-            .map(|(key_hash, hash)| {
-                Ok(DueKey {
-                    key_hash: array32(key_hash, "key hash")?,
-                    payment_hash: hash
-                        .map(|h| array32(h, "payment hash").map(PaymentHash))
-                        .transpose()?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(|(key_hash, hash)| due_key(key_hash, hash)).collect()
     }
 
     async fn forget_pending(&self, key_hash: &[u8; 32]) -> Result<bool, Error> {
@@ -300,6 +292,16 @@ impl RootKeyStore for SqliteStore {
                 .unwrap_or(0);
             tx.commit()?;
             Ok(count(used))
+        })
+        .await
+    }
+
+    async fn renew_use(&self, reservation: &Reservation, lease_until: i64) -> Result<bool, Error> {
+        let id = reservation.id;
+        self.with(move |c| {
+            c.prepare_cached("UPDATE l402_reservations SET lease_until = ?2 WHERE id = ?1")?
+                .execute(params![id, lease_until])
+                .map(|n| n > 0)
         })
         .await
     }

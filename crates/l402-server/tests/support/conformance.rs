@@ -61,6 +61,7 @@ where
     check!(usage_is_exact_under_concurrency);
     check!(release_gives_the_use_back);
     check!(lapsed_reservations_are_released_by_prune);
+    check!(renewed_reservations_outlive_their_first_lease);
     check!(rate_windows_count_across_instances);
     Ok(())
 }
@@ -180,6 +181,19 @@ async fn lapsed_reservations_are_released_by_prune(p: Pair) -> Result {
     assert_eq!(p.b.prune(49).await?.reservations, 0);
     assert_eq!(p.b.prune(50).await?.reservations, 1);
     assert!(p.a.reserve_use(&token(9), 1, 100).await?.is_some(), "lapsed use came back");
+    Ok(())
+}
+
+async fn renewed_reservations_outlive_their_first_lease(p: Pair) -> Result {
+    let r = p.a.reserve_use(&token(15), 1, 50).await?.ok_or("granted")?;
+    assert!(p.b.renew_use(&r, 200).await?);
+    assert_eq!(p.b.prune(150).await?.reservations, 0, "renewed: still held");
+    assert!(p.b.reserve_use(&token(15), 1, 300).await?.is_none());
+    assert_eq!(p.a.commit_use(&r).await?, 1, "a renewed reservation counts");
+    assert!(!p.a.renew_use(&r, 400).await?, "settled: nothing to renew");
+    let lapsed = p.a.reserve_use(&token(16), 1, 50).await?.ok_or("granted")?;
+    assert_eq!(p.b.prune(60).await?.reservations, 1);
+    assert!(!p.a.renew_use(&lapsed, 400).await?, "released: nothing to renew");
     Ok(())
 }
 
