@@ -220,27 +220,42 @@ async fn grpc_gets_the_grpc_challenge_and_pays_with_metadata() {
     assert_eq!(collected.to_bytes(), grpc_frame(b"ping"));
 }
 
+/// A proxy selling two-use tokens for the gRPC upstream, and the URL of its method.
+async fn two_use_grpc_proxy() -> (support::Started, String) {
+    let upstream = grpc_upstream().await;
+    let mut service = paid_service("quotes", &format!("http://{upstream}"), "/quotes.v1.Quotes");
+    service.caveats.max_uses = Some(2);
+    let s = start(vec![service], |_| {}).await;
+    let url = format!("http://{}/quotes.v1.Quotes/Get", s.proxy.addr());
+    (s, url)
+}
+
+/// A unary call carrying `message`, with the credential as gRPC metadata if there is one.
+fn grpc_request(
+    url: &str,
+    message: &[u8],
+    credential: Option<&l402_http::Credential>,
+) -> Request<Full<Bytes>> {
+    let mut req = Request::post(url)
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(Full::new(grpc_frame(message)))
+        .unwrap();
+    if let Some(c) = credential {
+        c.write_grpc_metadata(req.headers_mut());
+    }
+    req
+}
+
 /// A gRPC call's use is settled at its status, which arrives in the trailers: the upstream's
 /// server failures are not charged, its answers (including "your argument is wrong") are, and
 /// `L402-Token-Status` travels in the trailers (decision 0807).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grpc_call_is_charged_only_when_its_status_is_not_a_server_failure() {
-    let upstream = grpc_upstream().await;
-    let mut service = paid_service("quotes", &format!("http://{upstream}"), "/quotes.v1.Quotes");
-    service.caveats.max_uses = Some(2);
-    let s = start(vec![service], |_| {}).await;
+    let (s, url) = two_use_grpc_proxy().await;
     let client = Client::builder(TokioExecutor::new()).http2_only(true).build_http::<Full<Bytes>>();
-    let url = format!("http://{}/quotes.v1.Quotes/Get", s.proxy.addr());
     let call = |message: &'static [u8], credential: Option<&l402_http::Credential>| {
-        let mut req = Request::post(&url)
-            .header("content-type", "application/grpc")
-            .header("te", "trailers")
-            .body(Full::new(grpc_frame(message)))
-            .unwrap();
-        if let Some(c) = credential {
-            c.write_grpc_metadata(req.headers_mut());
-        }
-        let sent = client.request(req);
+        let sent = client.request(grpc_request(&url, message, credential));
         async move {
             let r = tokio::time::timeout(GUARD, sent).await.unwrap().unwrap();
             let headers = r.headers().clone();
@@ -275,22 +290,10 @@ async fn a_grpc_call_is_charged_only_when_its_status_is_not_a_server_failure() {
 /// it paid for: charged (decision 0807).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grpc_stream_cancelled_after_a_message_is_charged() {
-    let upstream = grpc_upstream().await;
-    let mut service = paid_service("quotes", &format!("http://{upstream}"), "/quotes.v1.Quotes");
-    service.caveats.max_uses = Some(2);
-    let s = start(vec![service], |_| {}).await;
+    let (s, url) = two_use_grpc_proxy().await;
     let client = Client::builder(TokioExecutor::new()).http2_only(true).build_http::<Full<Bytes>>();
-    let url = format!("http://{}/quotes.v1.Quotes/Get", s.proxy.addr());
     let request = |message: &'static [u8], credential: Option<&l402_http::Credential>| {
-        let mut req = Request::post(&url)
-            .header("content-type", "application/grpc")
-            .header("te", "trailers")
-            .body(Full::new(grpc_frame(message)))
-            .unwrap();
-        if let Some(c) = credential {
-            c.write_grpc_metadata(req.headers_mut());
-        }
-        client.request(req)
+        client.request(grpc_request(&url, message, credential))
     };
     let challenge = tokio::time::timeout(GUARD, request(b"ping", None)).await.unwrap().unwrap();
     let credential = pay(&s.node, challenge.headers()).await;
