@@ -195,6 +195,15 @@ fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Clears the paywall's "a prune is running" flag when dropped.
+struct Running(Arc<AtomicBool>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 fn unix_now(clock: &dyn Clock) -> i64 {
     match clock.now().duration_since(UNIX_EPOCH) {
         Ok(d) => secs(d),
@@ -334,10 +343,11 @@ impl Paywall {
         let pruning = Arc::clone(&self.pruning);
         let recheck_at = now.saturating_add(self.recheck_delay());
         let work = async move {
+            // Cleared however the task ends (finished, or cancelled with its runtime).
+            let _running = Running(pruning);
             if let Err(e) = prune(&*store, &*backend, now, recheck_at).await {
                 tracing::warn!(code = e.code(), "pruning the store failed");
             }
-            pruning.store(false, Ordering::Release);
         };
         // Checking due keys asks the node once per key: not on this request's time.
         match tokio::runtime::Handle::try_current() {
