@@ -1,6 +1,9 @@
 //! `cargo xtask ci`: everything CI runs, in order. The first failing step stops the run.
 
-use crate::{cargo, fuzz, interop, postgres, run, vectors};
+use crate::{cargo, fuzz, interop, postgres, run, run_within, vectors};
+
+/// How long `cargo test --workspace` may run in CI before it is killed as hung.
+const TEST_LIMIT: std::time::Duration = std::time::Duration::from_secs(35 * 60);
 
 pub(crate) fn ci() -> Result<(), String> {
     step("fmt", || run(cargo().args(["fmt", "--all", "--", "--check"])))?;
@@ -9,7 +12,8 @@ pub(crate) fn ci() -> Result<(), String> {
     })?;
     step("build", || run(cargo().args(["build", "--workspace", "--all-targets"])))?;
     step("postgres", postgres::ensure)?;
-    step("test", || run(cargo().args(["test", "--workspace"])))?;
+    // The test step takes minutes; the bound is for a hang, far above any honest run.
+    step("test", || run_within(cargo().args(["test", "--workspace"]), TEST_LIMIT))?;
     step("vectors", || vectors::run(&crate::root(), true))?;
     step("interop", interop::interop)?;
     step("fuzz", || fuzz::fuzz(10))?;

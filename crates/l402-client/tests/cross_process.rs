@@ -26,6 +26,8 @@ use l402_token::PaymentHash;
 const WORKERS: usize = 4;
 /// The exit code of a worker that crashed on purpose right after paying.
 const CRASHED: i32 = 3;
+/// Far longer than a child needs (it pays the dev node on loopback), short of a hung CI job.
+const CHILD_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -100,19 +102,32 @@ async fn worker(crash: bool, args: &[String]) -> Result {
     Ok(())
 }
 
+/// Runs this binary as a child; a child still running after [`CHILD_WAIT`] is killed and
+/// fails the test with whatever it printed.
 async fn run(
     mode: &'static str,
     url: String,
     db: PathBuf,
     dir: PathBuf,
 ) -> Result<(Option<i32>, String)> {
-    let out = tokio::process::Command::new(std::env::current_exe()?)
+    let child = tokio::process::Command::new(std::env::current_exe()?)
         .args([mode, &url])
         .arg(&db)
         .arg(&dir)
-        .output()
-        .await?;
-    Ok((out.status.code(), String::from_utf8(out.stdout)?.trim().to_owned()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let out = tokio::time::timeout(CHILD_WAIT, child.wait_with_output())
+        .await
+        .map_err(|_| format!("{mode} child still running after {CHILD_WAIT:?}: killed"))??;
+    let stdout = String::from_utf8(out.stdout)?.trim().to_owned();
+    if out.status.code() != Some(0) {
+        // A failing child's own account of why, for the test's error message.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Ok((out.status.code(), format!("{stdout} / stderr: {}", stderr.trim())));
+    }
+    Ok((out.status.code(), stdout))
 }
 
 async fn parent() -> Result {
@@ -155,9 +170,9 @@ async fn parent_in(dir: &Path) -> Result {
     // A worker pays and crashes before storing the token; the next one must not pay again.
     let db = dir.join("crash.db");
     let before = server.settled().await;
-    let (code, _) = run("crash", url.clone(), db.clone(), dir.to_owned()).await?;
+    let (code, out) = run("crash", url.clone(), db.clone(), dir.to_owned()).await?;
     if code != Some(CRASHED) {
-        return Err(format!("crash worker exited with {code:?}").into());
+        return Err(format!("crash worker exited with {code:?}: {out}").into());
     }
     if server.settled().await != before + 1 {
         return Err("the crashing worker did not pay".into());

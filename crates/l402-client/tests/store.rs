@@ -434,3 +434,28 @@ proptest! {
         prop_assert_eq!(scope.domain(), host.as_str());
     }
 }
+
+/// Separate `l402 get` runs may open one new database at the same moment: every open must
+/// succeed, whatever order their schema set-up interleaves in.
+#[test]
+fn concurrent_first_opens_of_one_database_all_succeed() -> Result {
+    const OPENERS: usize = 8;
+    for _ in 0..20 {
+        let dir = TempDir::new()?;
+        let db = dir.0.join("tokens.db");
+        let start = std::sync::Arc::new(std::sync::Barrier::new(OPENERS));
+        let openers: Vec<_> = (0..OPENERS)
+            .map(|_| {
+                let (db, start) = (db.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    SqliteStore::open(&db, None).map(drop).map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        for o in openers {
+            o.join().map_err(|_| "opener panicked")??;
+        }
+    }
+    Ok(())
+}

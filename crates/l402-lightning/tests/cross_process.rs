@@ -85,7 +85,12 @@ async fn child_status(args: &[String]) -> Result {
 }
 
 async fn run_child(args: &[&str]) -> Result<String> {
-    let out = tokio::process::Command::new(std::env::current_exe()?).args(args).output().await?;
+    let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+    cmd.args(args).kill_on_drop(true);
+    // Far longer than a child needs; a hung child fails the test instead of hanging CI.
+    let out = tokio::time::timeout(std::time::Duration::from_secs(120), cmd.output())
+        .await
+        .map_err(|_| format!("child {args:?} still running after 120 s: killed"))??;
     if !out.status.success() {
         return Err(format!("child failed: {}", String::from_utf8_lossy(&out.stderr)).into());
     }

@@ -78,6 +78,32 @@ async fn wrong_pairing_secret_is_permission_denied() -> Result {
     Ok(())
 }
 
+/// A node that accepts the connection and never answers: the status lookup ends with
+/// `timeout` (the outcome stays open for the caller) instead of hanging its caller.
+#[tokio::test(start_paused = true)]
+async fn a_silent_dev_node_times_out_the_lookup() -> Result {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let pairing = Pairing {
+        v: 1,
+        addr: listener.local_addr()?,
+        secret: "00".repeat(32),
+        network: Network::Regtest,
+        node_id: "02".repeat(33),
+    };
+    let held = tokio::spawn(async move {
+        // Keep the accepted connections open and silent.
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            open.push(stream);
+        }
+    });
+    let payer = DevPayer::from_pairing(pairing, 10_000);
+    let status = payer.payment_status(&l402_token::PaymentHash([7; 32])).await;
+    assert_eq!(status.map_err(|e| e.code()).map(|_| ()), Err("timeout"));
+    held.abort();
+    Ok(())
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn pairing_file_is_private() -> Result {

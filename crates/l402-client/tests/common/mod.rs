@@ -24,6 +24,9 @@ use lightning_invoice::{Currency, InvoiceBuilder, PaymentSecret};
 use tokio::net::TcpListener;
 use tokio::sync::Barrier;
 
+/// How long the gate holds requests waiting for the rest of its group.
+const GATE_WAIT: Duration = Duration::from_secs(60);
+
 pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// How the server answers an unpaid request.
@@ -190,8 +193,11 @@ async fn handle(
     } else {
         let gate = lock(&st.gate).clone();
         if let Some((n, barrier)) = gate {
-            if st.gate_seen.fetch_add(1, Ordering::SeqCst) < n {
-                barrier.wait().await;
+            // Bounded, so a client that never arrives fails its test instead of hanging it.
+            if st.gate_seen.fetch_add(1, Ordering::SeqCst) < n
+                && tokio::time::timeout(GATE_WAIT, barrier.wait()).await.is_err()
+            {
+                eprintln!("gate: {n} requests expected, timed out waiting for the rest");
             }
         }
     }

@@ -31,6 +31,9 @@ const MAX_LINE: u64 = 16 * 1024;
 
 /// How long the endpoint waits for a request line before dropping the connection.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A wallet's bound on one whole call; the node answers at once, so only a wedged node or a
+/// stalled loopback hits it.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a wallet needs to reach a dev node in another process: the contents of the pairing
 /// file.
@@ -281,7 +284,15 @@ pub(crate) struct PairingClient {
 }
 
 impl PairingClient {
+    /// One request and its answer, bounded: a wedged dev node fails the call with `timeout`,
+    /// which leaves a payment's outcome open for the caller to look up, instead of hanging.
     async fn call(&self, request: &Request) -> Result<Response, Error> {
+        tokio::time::timeout(CALL_TIMEOUT, self.exchange(request))
+            .await
+            .unwrap_or(Err(Error::Timeout))
+    }
+
+    async fn exchange(&self, request: &Request) -> Result<Response, Error> {
         let unreachable = |e: std::io::Error| {
             Error::Unreachable(format!("dev node at {}: {e}", self.pairing.addr))
         };
