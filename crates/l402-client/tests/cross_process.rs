@@ -24,8 +24,8 @@ use l402_lightning::{Network, PayRequest, Payer, Payment, PaymentStatus};
 use l402_token::PaymentHash;
 
 const WORKERS: usize = 4;
-/// The exit code of a worker that crashed on purpose right after paying.
-const CRASHED: i32 = 3;
+/// What a crashing worker prints once it has paid, for the parent to kill it.
+const PAID: &str = "paid";
 /// Far longer than a child needs (it pays the dev node on loopback), short of a hung CI job.
 const CHILD_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
@@ -69,15 +69,16 @@ fn arg(args: &[String], i: usize) -> Result<&str> {
     Ok(args.get(i).ok_or("missing argument")?)
 }
 
-/// Pays, then dies before telling anyone: the process is gone between the payment and the
-/// token being stored.
+/// Pays, says so, and stops there until the parent kills it: the process dies between the
+/// payment and the token being stored, as under `kill -9` or a power cut.
 struct CrashAfterPaying(DevPayer);
 
 #[async_trait::async_trait]
 impl Payer for CrashAfterPaying {
     async fn pay(&self, r: PayRequest) -> std::result::Result<Payment, l402_lightning::Error> {
         self.0.pay(r).await?;
-        std::process::exit(CRASHED);
+        println!("{PAID}");
+        std::future::pending().await
     }
     async fn payment_status(
         &self,
@@ -130,6 +131,28 @@ async fn run(
     Ok((out.status.code(), stdout))
 }
 
+/// Runs a crashing worker and SIGKILLs it as soon as it says it has paid.
+async fn crash(url: &str, db: &Path, dir: &Path) -> Result {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["crash", url])
+        .arg(db)
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let said = tokio::time::timeout(CHILD_WAIT, lines.next_line())
+        .await
+        .map_err(|_| format!("crash child silent after {CHILD_WAIT:?}"))??;
+    if said.as_deref() != Some(PAID) {
+        return Err(format!("crash child said {said:?}, not {PAID:?}").into());
+    }
+    child.kill().await?;
+    Ok(())
+}
+
 async fn parent() -> Result {
     let dir = std::env::temp_dir().join(format!("l402-client-xproc-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -170,10 +193,7 @@ async fn parent_in(dir: &Path) -> Result {
     // A worker pays and crashes before storing the token; the next one must not pay again.
     let db = dir.join("crash.db");
     let before = server.settled().await;
-    let (code, out) = run("crash", url.clone(), db.clone(), dir.to_owned()).await?;
-    if code != Some(CRASHED) {
-        return Err(format!("crash worker exited with {code:?}: {out}").into());
-    }
+    crash(&url, &db, dir).await?;
     if server.settled().await != before + 1 {
         return Err("the crashing worker did not pay".into());
     }

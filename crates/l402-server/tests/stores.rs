@@ -170,6 +170,30 @@ async fn sqlite_opens_a_first_release_database() -> Result {
     Ok(())
 }
 
+/// Instances started together may open one new file at the same moment: every open must
+/// succeed, however their set-up interleaves.
+#[test]
+fn concurrent_first_opens_of_one_sqlite_file_all_succeed() -> Result {
+    const OPENERS: usize = 8;
+    for _ in 0..20 {
+        let path = temp_db();
+        let start = Arc::new(std::sync::Barrier::new(OPENERS));
+        let openers: Vec<_> = (0..OPENERS)
+            .map(|_| {
+                let (path, start) = (path.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    SqliteStore::open(&path).map(drop).map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        for o in openers {
+            o.join().map_err(|_| "opener panicked")??;
+        }
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_opens_a_first_release_database() -> Result {
     let Some(server) = pg::PgServer::start_or_skip("postgres upgrade")? else {

@@ -44,6 +44,38 @@ CREATE INDEX IF NOT EXISTS payments_time ON payments (time);
 CREATE INDEX IF NOT EXISTS payments_domain_time ON payments (domain, time);
 ";
 
+/// Journal mode and tables, retried while another process sets up the same new file.
+///
+/// SQLite answers `SQLITE_BUSY` at once, without waiting out the busy timeout, when waiting
+/// could deadlock: two connections that both read the schema and then both want to write it
+/// (separate `l402 get` runs opening one new database). Taking the write lock first
+/// (`BEGIN IMMEDIATE`) lets the busy timeout apply to the tables; the switch to WAL cannot be
+/// in a transaction, so it is retried.
+fn set_up(conn: &mut Connection) -> Result<(), rusqlite::Error> {
+    let started = std::time::Instant::now();
+    loop {
+        let r = conn.pragma_update(None, "journal_mode", "WAL").and_then(|()| {
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute_batch(SCHEMA)?;
+            tx.commit()
+        });
+        match r {
+            Err(e) if is_busy(&e) && started.elapsed() < BUSY_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 /// Keeps tokens and the ledger in a SQLite database (WAL mode).
 ///
 /// The budget check and the pending record are one `BEGIN IMMEDIATE` transaction, so two
@@ -154,11 +186,9 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let conn = Connection::open(&path)?;
+        let mut conn = Connection::open(&path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
+        set_up(&mut conn)?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -1,6 +1,6 @@
 //! The in-memory store: one process, nothing survives a restart.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use l402_token::TokenId;
@@ -19,10 +19,36 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct State {
     keys: HashMap<[u8; 32], KeyRecord>,
+    /// Pending keys by deadline, so the prune's claim reads only the due ones instead of
+    /// scanning every key while verifiers wait for the lock.
+    due: BTreeSet<(i64, [u8; 32])>,
     revoked: HashSet<TokenId>,
     used: HashMap<TokenId, u64>,
     reservations: HashMap<i64, (TokenId, i64)>,
     windows: HashMap<(String, i64), u64>,
+}
+
+impl State {
+    /// Sets a key's pending deadline, keeping the index in step.
+    fn set_pending(&mut self, key_hash: &[u8; 32], until: Option<i64>) {
+        if let Some(r) = self.keys.get_mut(key_hash) {
+            if let Some(old) = r.pending_until {
+                self.due.remove(&(old, *key_hash));
+            }
+            r.pending_until = until;
+            if let Some(new) = until {
+                self.due.insert((new, *key_hash));
+            }
+        }
+    }
+
+    fn remove_key(&mut self, key_hash: &[u8; 32]) {
+        if let Some(r) = self.keys.remove(key_hash) {
+            if let Some(old) = r.pending_until {
+                self.due.remove(&(old, *key_hash));
+            }
+        }
+    }
 }
 
 impl MemoryStore {
@@ -40,7 +66,13 @@ impl MemoryStore {
 #[async_trait::async_trait]
 impl RootKeyStore for MemoryStore {
     async fn insert_key(&self, record: KeyRecord) -> Result<(), Error> {
-        self.lock().keys.insert(record.key_hash, record);
+        let mut s = self.lock();
+        let (hash, until) = (record.key_hash, record.pending_until);
+        s.remove_key(&hash);
+        s.keys.insert(hash, record);
+        if let Some(u) = until {
+            s.due.insert((u, hash));
+        }
         Ok(())
     }
 
@@ -52,9 +84,7 @@ impl RootKeyStore for MemoryStore {
     }
 
     async fn confirm_key(&self, key_hash: &[u8; 32]) -> Result<(), Error> {
-        if let Some(r) = self.lock().keys.get_mut(key_hash) {
-            r.pending_until = None;
-        }
+        self.lock().set_pending(key_hash, None);
         Ok(())
     }
 
@@ -65,31 +95,34 @@ impl RootKeyStore for MemoryStore {
         limit: usize,
     ) -> Result<Vec<DueKey>, Error> {
         let mut s = self.lock();
-        let mut due: Vec<&mut KeyRecord> =
-            s.keys.values_mut().filter(|r| r.pending_until.is_some_and(|u| u <= now)).collect();
-        due.sort_unstable_by_key(|r| r.pending_until);
-        Ok(due
-            .into_iter()
-            .take(limit)
-            .map(|r| {
-                r.pending_until = Some(recheck_at);
-                DueKey { key_hash: r.key_hash, payment_hash: Some(r.payment_hash) }
-            })
-            .collect())
+        let due: Vec<[u8; 32]> =
+            s.due.range(..=(now, [0xff; 32])).take(limit).map(|(_, h)| *h).collect();
+        let mut out = Vec::with_capacity(due.len());
+        for h in due {
+            s.set_pending(&h, Some(recheck_at));
+            if let Some(r) = s.keys.get(&h) {
+                out.push(DueKey { key_hash: h, payment_hash: Some(r.payment_hash) });
+            }
+        }
+        Ok(out)
     }
 
     async fn forget_pending(&self, key_hash: &[u8; 32]) -> Result<bool, Error> {
         let mut s = self.lock();
         let pending = s.keys.get(key_hash).is_some_and(|r| r.pending_until.is_some());
         if pending {
-            s.keys.remove(key_hash);
+            s.remove_key(key_hash);
         }
         Ok(pending)
     }
 
     async fn revoke(&self, token_id: &TokenId, _now: i64) -> Result<(), Error> {
         let mut s = self.lock();
-        s.keys.retain(|_, r| r.token_id != *token_id);
+        let gone: Vec<[u8; 32]> =
+            s.keys.values().filter(|r| r.token_id == *token_id).map(|r| r.key_hash).collect();
+        for h in gone {
+            s.remove_key(&h);
+        }
         s.revoked.insert(*token_id);
         Ok(())
     }

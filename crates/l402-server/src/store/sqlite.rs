@@ -57,6 +57,9 @@ fn db(e: rusqlite::Error) -> Error {
     Error::Store(format!("sqlite: {e}"))
 }
 
+/// How long a statement waits for another instance's write before failing `store`.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
@@ -75,13 +78,8 @@ impl SqliteStore {
 
     fn init(mut conn: Connection) -> Result<SqliteStore, Error> {
         // Waiting for another writer is normal with several instances on one file.
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db)?;
-        // WAL lets readers (every request) run beside the writer; in-memory databases keep
-        // their own journal mode, which is fine.
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db)?;
-        conn.execute_batch(SCHEMA).map_err(db)?;
-        migrate(&mut conn).map_err(db)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+        set_up(&mut conn).map_err(db)?;
         Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
     }
 
@@ -100,10 +98,44 @@ impl SqliteStore {
     }
 }
 
-/// Brings a database written by an earlier version up to date. Several processes may open
-/// one file at once, so the check and the change share an IMMEDIATE transaction.
+/// Journal mode, tables and upgrades, retried while another instance sets up the same file.
+///
+/// SQLite answers `SQLITE_BUSY` at once, without waiting out the busy timeout, when waiting
+/// could deadlock: two connections that both read the schema and then both want to write it
+/// (instances starting together on one new file). The tables and upgrades take the write lock
+/// first (`BEGIN IMMEDIATE`), so the busy timeout applies to them; the switch to WAL cannot be
+/// in a transaction, so it is retried.
+fn set_up(conn: &mut Connection) -> Result<(), rusqlite::Error> {
+    let started = std::time::Instant::now();
+    loop {
+        // WAL lets readers (every request) run beside the writer; in-memory databases keep
+        // their own journal mode, which is fine.
+        let r = conn.pragma_update(None, "journal_mode", "WAL").and_then(|()| {
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            migrate(conn)
+        });
+        match r {
+            Err(e) if is_busy(&e) && started.elapsed() < BUSY_TIMEOUT => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Creates the tables and brings a database written by an earlier version up to date. Several
+/// processes may open one file at once, so the check and the change share an IMMEDIATE
+/// transaction.
 fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(SCHEMA)?;
     let has_hash = tx
         .prepare("SELECT 1 FROM pragma_table_info('l402_keys') WHERE name = 'payment_hash'")?
         .exists([])?;
