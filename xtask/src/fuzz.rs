@@ -61,6 +61,11 @@ fn seed(target: &str, corpus: &std::path::Path) -> Result<(), String> {
         "identifier" => {
             token.identifiers.iter().filter_map(|i| hex::decode(&i.bytes).ok()).collect()
         }
+        "http_token_status" => l402_vectors::http()
+            .token_status
+            .iter()
+            .map(|c| c.lines.join(", ").into_bytes())
+            .collect(),
         _ => Vec::new(),
     };
     for (i, input) in inputs.iter().enumerate() {

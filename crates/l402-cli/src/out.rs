@@ -38,6 +38,20 @@ pub(crate) fn usage(message: &str) -> ExitCode {
     fail("usage", message.trim_end(), USAGE)
 }
 
+/// An error and all its causes, `: `-separated: reqwest's own message names only the URL or
+/// says "builder error", while what the user can act on (connection refused, an untrusted
+/// certificate, no CA certificates on the system) is further down.
+pub(crate) fn causes(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    message
+}
+
 /// An error with a stable code from a library crate (exit 1).
 pub(crate) fn refused(code: &str, e: &dyn std::fmt::Display) -> ExitCode {
     fail(code, &e.to_string(), REFUSED)

@@ -15,6 +15,10 @@ fn demo_walks_through_the_whole_loop_and_exits_zero() {
     let out = Command::new(env!("CARGO_BIN_EXE_l402"))
         .arg("demo")
         .env("L402_DEV_DIR", &dev)
+        // As on a machine without a CA bundle: the demo is plain HTTP on loopback and must not
+        // need one (decision 0706).
+        .env("SSL_CERT_FILE", dev.join("no-such-bundle"))
+        .env("SSL_CERT_DIR", dev.join("no-such-bundle"))
         .output()
         .expect("run l402 demo");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -92,6 +96,10 @@ fn demo_serve_keeps_running_for_l402_get_in_another_process() {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["status"], 200, "{v}");
         assert_eq!(v["payment"]["paid_now"], paid_now, "{v}");
+        // The proxy's L402-Token-Status, read by the client: 100 uses, one hour.
+        let status = &v["payment"]["token_status"];
+        assert_eq!(status["remaining"], if paid_now { 99 } else { 98 }, "{v}");
+        assert!(status["expires_at"].as_u64().is_some_and(|t| t > 1_700_000_000), "{v}");
     }
     demo.kill().unwrap();
     let _ = demo.wait();

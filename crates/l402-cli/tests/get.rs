@@ -135,29 +135,66 @@ impl Env {
     }
 
     async fn l402_in(&self, args: &[&str], dev_dir: &Path) -> Run {
+        run(self.command(args, dev_dir, &[]), None).await
+    }
+
+    /// With extra (or overridden) environment variables.
+    async fn l402_env(&self, args: &[&str], vars: &[(&str, &Path)]) -> Run {
+        run(self.command(args, &self.dir.join("dev"), vars), None).await
+    }
+
+    /// With `input` on standard input.
+    async fn l402_stdin(&self, args: &[&str], input: Vec<u8>) -> Run {
+        run(self.command(args, &self.dir.join("dev"), &[]), Some(input)).await
+    }
+
+    /// As if the machine had no CA bundle at all: rustls-native-certs finds nothing.
+    async fn l402_without_roots(&self, args: &[&str]) -> Run {
+        let nowhere = self.dir.join("no-such-bundle");
+        self.l402_env(args, &[("SSL_CERT_FILE", &nowhere), ("SSL_CERT_DIR", &nowhere)]).await
+    }
+
+    fn command(
+        &self,
+        args: &[&str],
+        dev_dir: &Path,
+        vars: &[(&str, &Path)],
+    ) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_l402"));
         for (k, _) in std::env::vars() {
             if k.starts_with("L402_") {
                 cmd.env_remove(k);
             }
         }
-        let out = cmd
-            .args(args)
+        cmd.args(args)
             .env("HOME", self.dir.join("home"))
             .env("L402_DEV_DIR", dev_dir)
             .env("L402_STORE", self.dir.join("client.db"))
             // The platform's roots, as rustls-native-certs reads them: one CA that signed
             // nothing here, so no test depends on (or is fooled by) the machine's bundle.
             .env("SSL_CERT_FILE", self.dir.join("system-roots.pem"))
-            .env_remove("SSL_CERT_DIR")
-            .output()
-            .await
-            .unwrap();
-        Run {
-            code: out.status.code(),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
+            .env_remove("SSL_CERT_DIR");
+        for (k, v) in vars {
+            cmd.env(k, v);
         }
+        cmd
+    }
+}
+
+async fn run(mut cmd: tokio::process::Command, input: Option<Vec<u8>>) -> Run {
+    use std::process::Stdio;
+    use tokio::io::AsyncWriteExt as _;
+    let stdin = if input.is_some() { Stdio::piped() } else { Stdio::null() };
+    let mut child = cmd.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    if let (Some(input), Some(mut pipe)) = (input, child.stdin.take()) {
+        // l402 may stop reading once it has seen enough: a broken pipe is its answer.
+        let _ = pipe.write_all(&input).await;
+    }
+    let out = child.wait_with_output().await.unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
     }
 }
 
@@ -400,4 +437,162 @@ async fn an_unusable_cacert_file_is_a_usage_error() {
         assert!(e["message"].as_str().unwrap().contains(file.to_str().unwrap()), "{e}");
     }
     assert_eq!(env.server.challenges(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_http_needs_no_system_roots() {
+    let env = env("no-roots-http").await;
+    let url = env.server.url("/weather");
+    let dry = env.l402_without_roots(&["get", "--dry-run", &url]).await;
+    assert_eq!(dry.code, Some(0), "{}", dry.stderr);
+    assert_eq!(dry.json()["payment_required"], true);
+    let run = env.l402_without_roots(&["get", &url]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.json()["body"], "paid GET /weather ");
+    assert_eq!(run.json()["payment"]["paid_now"], true);
+    assert_eq!(env.server.settled().await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_without_system_roots_verifies_against_the_bundled_roots() {
+    let env = env("no-roots-https").await;
+    let https = Https::start(env.server.addr).await;
+    // The private CA is in no bundle: refused at the handshake, and the error says which
+    // roots were used.
+    let run = env.l402_without_roots(&["get", &https.url("/weather")]).await;
+    assert_eq!(
+        (run.code, run.error()["code"].as_str()),
+        (Some(8), Some("transport")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.error()["roots"], "bundled");
+    assert!(run.error()["message"].as_str().unwrap().contains("certificate"), "{}", run.stderr);
+    assert_eq!(env.server.challenges(), 0);
+
+    // --cacert adds to the bundled roots as it adds to the platform's.
+    let ca = env.dir.join("ca.pem");
+    std::fs::write(&ca, &https.ca).unwrap();
+    let run = env
+        .l402_without_roots(&["get", "--cacert", ca.to_str().unwrap(), &https.url("/weather")])
+        .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.json()["body"], "paid GET /weather ");
+    assert_eq!(env.server.settled().await, 1);
+
+    // With a bundle, a transport error does not mention roots.
+    let run = env.l402(&["get", &https.url("/weather")]).await;
+    assert_eq!(run.code, Some(8), "{}", run.stderr);
+    assert!(run.error().get("roots").is_none(), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cacert_comes_from_the_flag_the_environment_or_the_config_file() {
+    let env = env("cacert-sources").await;
+    let https = Https::start(env.server.addr).await;
+    let url = https.url("/");
+    let good = env.dir.join("good.pem");
+    std::fs::write(&good, &https.ca).unwrap();
+    let missing = env.dir.join("missing.pem");
+    let config = env.dir.join("client.toml");
+    let with_config = |ca: &Path| {
+        std::fs::write(&config, format!("cacert = {:?}\n", ca.to_str().unwrap())).unwrap();
+    };
+    // --dry-run reaches the server (or fails the handshake) and pays nothing.
+    let trusted = |run: &Run| {
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        assert_eq!(run.json()["payment_required"], true);
+    };
+    let refused = |run: &Run, from: &str| {
+        assert_eq!(run.code, Some(2), "{}", run.stderr);
+        let e = run.error();
+        assert_eq!(
+            (e["code"].as_str(), e["reason"].as_str()),
+            (Some("cacert"), Some("unreadable"))
+        );
+        let message = e["message"].as_str().unwrap();
+        assert!(message.starts_with(from), "names where the file came from: {message}");
+        assert!(message.contains(missing.to_str().unwrap()), "{message}");
+    };
+
+    let none = env.l402(&["get", "--dry-run", &url]).await;
+    assert_eq!((none.code, none.error()["code"].as_str()), (Some(8), Some("transport")));
+
+    // The file alone, found through $HOME like a user's.
+    std::fs::create_dir_all(env.dir.join("home/.l402")).unwrap();
+    let home_config = env.dir.join("home/.l402/client.toml");
+    std::fs::write(&home_config, format!("cacert = {:?}\n", good.to_str().unwrap())).unwrap();
+    trusted(&env.l402(&["get", "--dry-run", &url]).await);
+    std::fs::remove_file(&home_config).unwrap();
+
+    with_config(&missing);
+    let cfg = config.to_str().unwrap();
+    let run = env.l402(&["get", "--config", cfg, "--dry-run", &url]).await;
+    refused(&run, &format!("cacert in {cfg}"));
+
+    // The environment wins over the file.
+    let args = ["get", "--config", cfg, "--dry-run", &url];
+    trusted(&env.l402_env(&args, &[("L402_CACERT", &good)]).await);
+    with_config(&good);
+    refused(&env.l402_env(&args, &[("L402_CACERT", &missing)]).await, "L402_CACERT");
+
+    // The flag wins over both.
+    let flag = ["get", "--config", cfg, "--cacert", good.to_str().unwrap(), "--dry-run", &url];
+    with_config(&missing);
+    trusted(&env.l402_env(&flag, &[("L402_CACERT", &missing)]).await);
+    let flag = ["get", "--config", cfg, "--cacert", missing.to_str().unwrap(), "--dry-run", &url];
+    with_config(&good);
+    refused(&env.l402_env(&flag, &[("L402_CACERT", &good)]).await, "--cacert");
+
+    // And a configured CA serves a real paid fetch, not only the dry run.
+    let run = env.l402(&["get", "--config", cfg, &https.url("/weather")]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.json()["payment"]["paid_now"], true);
+    assert_eq!(env.server.settled().await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_over_max_body_is_refused_before_anything_is_sent() {
+    let env = env("max-body").await;
+    let url = env.server.url("/submit");
+    let file = env.dir.join("body.txt");
+    let body = "x".repeat(100);
+    std::fs::write(&file, &body).unwrap();
+    let data = format!("@{}", file.display());
+    let too_large = |run: &Run, limit: u64| {
+        assert_eq!(run.code, Some(2), "{}", run.stderr);
+        assert_eq!(run.error()["code"], "body-too-large", "{}", run.stderr);
+        assert_eq!(run.error()["limit_bytes"], limit);
+    };
+
+    too_large(&env.l402(&["get", "-X", "POST", "--max-body", "99", "-d", &data, &url]).await, 99);
+    let stdin = env
+        .l402_stdin(
+            &["get", "-X", "POST", "--max-body", "99", "-d", "@-", &url],
+            body.clone().into_bytes(),
+        )
+        .await;
+    too_large(&stdin, 99);
+    too_large(&env.l402(&["get", "-X", "POST", "--max-body", "99", "-d", &body, &url]).await, 99);
+    // The default, 64 MiB, against a sparse file one byte over it.
+    let big = env.dir.join("big.bin");
+    std::fs::File::create(&big).unwrap().set_len((64 << 20) + 1).unwrap();
+    let run = env.l402(&["get", "-X", "POST", "-d", &format!("@{}", big.display()), &url]).await;
+    too_large(&run, 64 << 20);
+    assert_eq!(env.server.challenges(), 0, "nothing was sent");
+    assert_eq!(env.server.settled().await, 0, "nothing was paid");
+
+    // At the limit it goes through, and is sent again after paying.
+    let run = env.l402(&["get", "-X", "POST", "--max-body", "100", "-d", &data, &url]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.json()["body"], format!("paid POST /submit {body}"));
+    let run = env
+        .l402_stdin(
+            &["get", "-X", "POST", "--max-body", "100", "-d", "@-", &url],
+            body.clone().into_bytes(),
+        )
+        .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.json()["body"], format!("paid POST /submit {body}"));
+    assert_eq!(env.server.settled().await, 1);
 }

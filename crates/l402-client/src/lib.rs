@@ -22,7 +22,8 @@
 //! - **Tokens at rest** can be sealed with a [`TokenKey`] (XChaCha20-Poly1305, decision 0703).
 //! - **Errors** carry stable [`Error::code`]s a program can act on.
 //! - Responses obtained with a token carry a [`Receipt`] in their extensions (paid now or
-//!   reused, amount, fee); [`L402Middleware::quote`] prices a 402 without paying.
+//!   reused, amount, fee, and the [`TokenStatus`] the server reported: expiry, uses left);
+//!   [`L402Middleware::quote`] prices a 402 without paying.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -68,3 +69,4 @@ pub use crate::record::{
 pub use crate::scope::{Scope, ScopePolicy};
 pub use crate::seal::TokenKey;
 pub use crate::store::{FileStore, MemoryStore, ScopeGuard, SqliteStore, TokenStore};
+pub use l402_http::TokenStatus;

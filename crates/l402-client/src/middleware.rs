@@ -13,7 +13,9 @@ use reqwest_middleware::{Middleware, Next};
 
 use crate::scope::{is_loopback, ledger_url};
 use crate::store::TokenStore;
-use crate::{Builder, Config, Error, Outcome, Paid, PendingPayment, Resolution, Scope, Token};
+use crate::{
+    Builder, Config, Error, Outcome, Paid, PendingPayment, Resolution, Scope, Token, TokenStatus,
+};
 
 /// A reqwest middleware that pays L402 challenges. Cheap to clone; clones share their
 /// in-process locks.
@@ -72,6 +74,9 @@ pub struct Receipt {
     pub amount_msat: u64,
     /// The fee paid by this request in millisatoshis (0 when reused).
     pub fee_msat: u64,
+    /// What the token still buys after this request, when the server said so in an
+    /// `L402-Token-Status` header (ours does; decision 0604).
+    pub token_status: Option<TokenStatus>,
 }
 
 impl Receipt {
@@ -82,7 +87,14 @@ impl Receipt {
             paid_now: false,
             amount_msat: 0,
             fee_msat: 0,
+            token_status: None,
         }
+    }
+
+    /// Attaches the receipt to the response it describes, with the server's token status.
+    fn attach(self, resp: &mut Response) {
+        let token_status = TokenStatus::from_headers(resp.headers());
+        resp.extensions_mut().insert(Receipt { token_status, ..self });
     }
 }
 
@@ -431,7 +443,7 @@ impl L402Middleware {
         let mut resp = next.clone().run(first, ext).await?;
         if !needs_payment(&resp) {
             if let Some(t) = &cached {
-                resp.extensions_mut().insert(Receipt::reused(t));
+                Receipt::reused(t).attach(&mut resp);
             }
             return Ok(resp);
         }
@@ -451,7 +463,7 @@ impl L402Middleware {
                 if !tried.contains(&t.payment_hash) {
                     let mut r = next.clone().run(with_token(replay(&template)?, &t), ext).await?;
                     if !needs_payment(&r) {
-                        r.extensions_mut().insert(Receipt::reused(&t));
+                        Receipt::reused(&t).attach(&mut r);
                         return Ok(r);
                     }
                     self.drop_token(&scope, t.payment_hash).await?;
@@ -470,12 +482,13 @@ impl L402Middleware {
             }
             .into());
         }
-        r.extensions_mut().insert(Receipt {
+        Receipt {
             paid_now: true,
             amount_msat: token.amount_msat,
             fee_msat: token.fee_msat,
             ..Receipt::reused(&token)
-        });
+        }
+        .attach(&mut r);
         Ok(r)
     }
 

@@ -5,11 +5,11 @@ mod common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::routing::get;
 use axum::Router;
-use l402_client::{Budget, L402Middleware, MemoryStore, Receipt};
+use l402_client::{Budget, L402Middleware, MemoryStore, Receipt, TokenStatus};
 use l402_lightning::dev::{DevNode, DevPayer};
 use l402_lightning::Network;
 use l402_server::store::MemoryStore as ServerStore;
@@ -60,14 +60,20 @@ async fn pays_reuses_and_renews_when_the_allowance_is_used_up() -> Result {
     let r = c.get(&url).send().await?;
     assert_eq!(r.status().as_u16(), 200);
     assert!(receipt(&r)?.paid_now);
-    let status = r.headers().get("l402-token-status").ok_or("no L402-Token-Status")?;
-    assert!(status.to_str()?.contains("remaining=1"), "{status:?}");
+    let status = receipt(&r)?.token_status.ok_or("no L402-Token-Status read")?;
+    assert_eq!(status.remaining, Some(1));
+    // valid_for(3600): the server's expiry is in the future, not the token's purchase time.
+    assert!(status.expires_at().ok_or("no expiry")? > SystemTime::now());
+    let header = r.headers().get("l402-token-status").ok_or("no L402-Token-Status")?;
+    assert_eq!(TokenStatus::parse(header.to_str()?), Some(status));
     assert_eq!(r.text().await?, "sunny for weather");
 
-    // Second call: the cached token, no payment.
+    // Second call: the cached token, no payment; the server says it is now used up.
     let r = c.get(&url).send().await?;
     assert_eq!(r.status().as_u16(), 200);
     assert!(!receipt(&r)?.paid_now);
+    assert_eq!(receipt(&r)?.token_status.and_then(|s| s.remaining), Some(0));
+    assert_eq!(receipt(&r)?.token_status.and_then(|s| s.expires), status.expires);
     assert_eq!(1_000_000 - payer.balance_msat(), PRICE_MSAT);
 
     // Third call: the allowance of 2 is used up, the server answers 402 with a fresh challenge,
@@ -75,6 +81,7 @@ async fn pays_reuses_and_renews_when_the_allowance_is_used_up() -> Result {
     let r = c.get(&url).send().await?;
     assert_eq!(r.status().as_u16(), 200);
     assert!(receipt(&r)?.paid_now);
+    assert_eq!(receipt(&r)?.token_status.and_then(|s| s.remaining), Some(1));
     assert_eq!(1_000_000 - payer.balance_msat(), 2 * PRICE_MSAT);
     Ok(())
 }

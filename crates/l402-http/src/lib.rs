@@ -14,6 +14,7 @@
 //!   alternates ([`Credential`]); several values must agree;
 //! - gRPC: Aperture's status-13 challenge and the older `grpc-status-details-bin` form
 //!   ([`grpc`]);
+//! - the `L402-Token-Status` response header, what a token still buys ([`TokenStatus`]);
 //! - [`Limits`] on field size and count. Every error has a stable [`Error::code`].
 //!
 //! It does no IO: it reads and writes [`http::HeaderMap`]s. Choices where the L402 texts and
@@ -54,6 +55,7 @@ mod error;
 pub mod grpc;
 mod limits;
 mod scheme;
+mod status;
 mod syntax;
 
 pub use crate::challenge::{
@@ -67,4 +69,5 @@ pub use crate::credential::{
 pub use crate::error::Error;
 pub use crate::limits::Limits;
 pub use crate::scheme::Scheme;
+pub use crate::status::{TokenStatus, TOKEN_STATUS};
 pub use crate::syntax::Param;

@@ -4,10 +4,10 @@
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use l402_http::{
     challenge_values, grpc, parse_challenge_lines, select, ChallengeStyle, Credential,
-    CredentialSource, Limits, MacaroonParam, ParsedChallenge,
+    CredentialSource, Limits, MacaroonParam, ParsedChallenge, TokenStatus, TOKEN_STATUS,
 };
 use l402_token::{Macaroon, Preimage};
-use l402_vectors::http::{ParsedCase, SelectedCase};
+use l402_vectors::http::{ParsedCase, SelectedCase, TokenStatusValue};
 
 fn header_map(pairs: &[(String, String)]) -> HeaderMap {
     let mut h = HeaderMap::new();
@@ -202,5 +202,26 @@ fn grpc_vectors() {
             Err(e) => (None, Some(e.code().to_owned())),
         };
         assert_eq!(got, (case.selected.clone(), case.code.clone()), "{}", case.name);
+    }
+}
+
+#[test]
+fn token_status_vectors() {
+    let cases = l402_vectors::http().token_status;
+    assert!(cases.iter().any(|c| c.read.is_none()), "negative vectors present");
+    for case in cases {
+        let mut map = HeaderMap::new();
+        for line in &case.lines {
+            map.append(TOKEN_STATUS, HeaderValue::from_str(line).unwrap());
+        }
+        let read = TokenStatus::from_headers(&map)
+            .map(|s| TokenStatusValue { expires: s.expires, remaining: s.remaining });
+        assert_eq!(read, case.read, "{}", case.name);
+        if case.emitted {
+            let r = case.read.unwrap();
+            let written = TokenStatus { expires: r.expires, remaining: r.remaining };
+            let written = written.to_header_value().unwrap();
+            assert_eq!(written.to_str().unwrap(), case.lines[0], "{}", case.name);
+        }
     }
 }

@@ -18,10 +18,10 @@ use crate::cache::KeyCache;
 use crate::client::{bucket, TrustedProxies};
 use crate::keys::{key_hash, KeyMode, RootKey};
 use crate::mint::{macaroon, MintedChallenge, Route};
-use crate::status::TokenStatus;
 use crate::store::{KeyRecord, Pruned, Reservation, RootKeyStore};
 use crate::verify::{identify, verify, VerifiedToken};
 use crate::Error;
+use l402_http::TokenStatus;
 
 /// Invoice issuance limit per client address (the known DoS on Aperture: every unpaid
 /// challenge costs an invoice on the node).

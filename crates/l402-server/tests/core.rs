@@ -10,7 +10,7 @@ use l402_http::Credential;
 use l402_server::client::{forwarded_hops, parse_forwarded, parse_node, x_forwarded_for_hops};
 use l402_server::tower::{problem_response, Disposition};
 use l402_server::verify::{identify, verify};
-use l402_server::{macaroon, Error, KeyRing, Price, RootKey, Route, TokenStatus, TrustedProxies};
+use l402_server::{macaroon, Error, KeyRing, Price, RootKey, Route, TrustedProxies};
 use l402_token::{Identifier, Macaroon, Preimage};
 use proptest::prelude::*;
 
@@ -175,29 +175,6 @@ fn every_client_error_is_401_or_402_never_5xx() {
 }
 
 #[test]
-fn token_status_round_trips_and_rejects_junk() {
-    let s = TokenStatus { expires: Some(1_700_000_000), remaining: Some(4) };
-    let v = s.to_header_value();
-    assert_eq!(v.as_ref().and_then(|v| v.to_str().ok()), Some("expires=1700000000, remaining=4"));
-    assert_eq!(TokenStatus::default().to_header_value(), None);
-    assert_eq!(
-        TokenStatus::parse("remaining=2, future=7"),
-        Some(TokenStatus { expires: None, remaining: Some(2) })
-    );
-    for bad in [
-        "remaining=-1",
-        "expires=",
-        "remaining=1.5",
-        "Remaining=1",
-        "=3",
-        "remaining=\"3\"",
-        "remaining=1234567890123456",
-    ] {
-        assert_eq!(TokenStatus::parse(bad), None, "{bad}");
-    }
-}
-
-#[test]
 fn forwarding_headers_name_the_client_only_behind_trusted_proxies() -> Result {
     let peer: IpAddr = "10.0.0.5".parse()?;
     let mut h = HeaderMap::new();
@@ -225,21 +202,6 @@ fn forwarding_headers_name_the_client_only_behind_trusted_proxies() -> Result {
 }
 
 proptest! {
-    #[test]
-    fn token_status_parse_inverts_print(e in proptest::option::of(0i64..999_999_999_999_999), r in proptest::option::of(0u64..999_999_999_999_999)) {
-        let s = TokenStatus { expires: e, remaining: r };
-        if let Some(v) = s.to_header_value() {
-            prop_assert_eq!(TokenStatus::parse(v.to_str().unwrap_or_default()), Some(s));
-        } else {
-            prop_assert!(s.is_empty());
-        }
-    }
-
-    #[test]
-    fn token_status_parse_never_panics(s in "\\PC{0,64}") {
-        let _ = TokenStatus::parse(&s);
-    }
-
     #[test]
     fn forwarding_parsers_never_panic(s in "\\PC{0,128}") {
         let _ = parse_forwarded(&s);

@@ -17,6 +17,8 @@ pub struct HttpVectors {
     pub emitted_credentials: Vec<EmitCredentialCase>,
     /// gRPC response header blocks and the challenge (or code) they give.
     pub grpc: Vec<GrpcCase>,
+    /// `L402-Token-Status` response header lines and what a client reads from them.
+    pub token_status: Vec<TokenStatusCase>,
 }
 
 /// Field lines of `WWW-Authenticate` (each string is one line).
@@ -147,4 +149,29 @@ pub struct GrpcCase {
     pub selected: Option<SelectedCase>,
     /// The code when payment is required but no challenge can be answered.
     pub code: Option<String>,
+}
+
+/// `L402-Token-Status` field lines (each string is one line) and what they read as.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenStatusCase {
+    /// Unique name.
+    pub name: String,
+    /// Where it came from.
+    pub source: String,
+    /// The field lines, in order; several lines are one RFC 8941 dictionary.
+    pub lines: Vec<String>,
+    /// What a reader gets: `None` when the header is unreadable or says nothing, which a
+    /// client treats as never sent.
+    pub read: Option<TokenStatusValue>,
+    /// True when the single line is exactly what a server writes for `read`.
+    pub emitted: bool,
+}
+
+/// What a token still buys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenStatusValue {
+    /// Unix seconds at which the token stops being accepted.
+    pub expires: Option<i64>,
+    /// Requests the token may still make.
+    pub remaining: Option<u64>,
 }

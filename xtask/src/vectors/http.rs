@@ -9,12 +9,12 @@
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use l402_http::{
     challenge_values, grpc, parse_challenge_lines, select, ChallengeStyle, Credential,
-    CredentialSource, Error, Limits, MacaroonParam, ParsedChallenge,
+    CredentialSource, Error, Limits, MacaroonParam, ParsedChallenge, TokenStatus, TOKEN_STATUS,
 };
 use l402_token::{Identifier, Macaroon, Preimage, TokenId};
 use l402_vectors::http::{
     ChallengeCase, CredentialCase, EmitChallengeCase, EmitCredentialCase, GrpcCase, HttpVectors,
-    ParsedCase, SelectedCase,
+    ParsedCase, SelectedCase, TokenStatusCase, TokenStatusValue,
 };
 
 use super::{seeded, Check};
@@ -1098,5 +1098,78 @@ pub(crate) fn build(c: &mut Check) -> HttpVectors {
         credentials: credentials(c),
         emitted_credentials: emitted_credentials(c),
         grpc: grpc_cases(c),
+        token_status: token_status_cases(c),
     }
+}
+
+/// `L402-Token-Status` lines with their readings written out by hand from RFC 8941 and
+/// decision 0604, then checked against the reader (and, for `emitted`, the writer).
+fn token_status_cases(c: &mut Check) -> Vec<TokenStatusCase> {
+    const RFC: &str = "RFC 8941 dictionary, decision 0604";
+    let v = |expires, remaining| Some(TokenStatusValue { expires, remaining });
+    let cases: &[(&str, &[&str], Option<TokenStatusValue>, bool)] = &[
+        (
+            "both-members",
+            &["expires=1700000000, remaining=4"],
+            v(Some(1_700_000_000), Some(4)),
+            true,
+        ),
+        ("expiry-only", &["expires=1700000000"], v(Some(1_700_000_000), None), true),
+        ("allowance-only", &["remaining=0"], v(None, Some(0)), true),
+        (
+            "largest-integer",
+            &["remaining=999999999999999"],
+            v(None, Some(999_999_999_999_999)),
+            true,
+        ),
+        ("no-space-after-comma", &["remaining=2,expires=9"], v(Some(9), Some(2)), false),
+        ("tabs-around-members", &["\tremaining=2 ,\texpires=9"], v(Some(9), Some(2)), false),
+        ("unknown-members-skipped", &["v=2, remaining=5, future=\"x\""], v(None, Some(5)), false),
+        ("boolean-member-skipped", &["fresh, remaining=5"], v(None, Some(5)), false),
+        ("parameters-skipped", &["remaining=5;src=cache"], v(None, Some(5)), false),
+        ("last-repeat-wins", &["remaining=5, remaining=4"], v(None, Some(4)), false),
+        ("lines-join", &["expires=9", "remaining=2, expires=8"], v(Some(8), Some(2)), false),
+        ("says-nothing", &["v=1"], None, false),
+        ("empty", &[""], None, false),
+        ("negative", &["remaining=-1"], None, false),
+        ("decimal", &["remaining=1.5"], None, false),
+        ("string", &["remaining=\"3\""], None, false),
+        ("sixteen-digits", &["expires=1234567890123456"], None, false),
+        ("upper-case-key", &["Remaining=3"], None, false),
+        ("trailing-comma", &["remaining=3,"], None, false),
+        ("empty-key", &["=3"], None, false),
+        ("empty-value", &["remaining="], None, false),
+        ("key-starts-with-digit", &["9lives=1, remaining=3"], None, false),
+        ("one-bad-line-spoils-all", &["remaining=2", "expires=x"], None, false),
+    ];
+    let mut out = Vec::new();
+    for (name, lines, read, emitted) in cases {
+        let mut h = HeaderMap::new();
+        for line in *lines {
+            match HeaderValue::from_str(line) {
+                Ok(v) => {
+                    h.append(TOKEN_STATUS, v);
+                }
+                Err(_) => c.expect(name, "line is a valid field value", false),
+            }
+        }
+        let got = TokenStatus::from_headers(&h)
+            .map(|s| TokenStatusValue { expires: s.expires, remaining: s.remaining });
+        c.expect(name, "reader agrees with the hand-written reading", got == *read);
+        if *emitted {
+            let written = read
+                .map(|r| TokenStatus { expires: r.expires, remaining: r.remaining })
+                .and_then(|s| s.to_header_value());
+            let same = written.as_ref().and_then(|w| w.to_str().ok()) == lines.first().copied();
+            c.expect(name, "writer emits exactly this line", same);
+        }
+        out.push(TokenStatusCase {
+            name: (*name).to_owned(),
+            source: RFC.to_owned(),
+            lines: lines.iter().map(|l| (*l).to_owned()).collect(),
+            read: *read,
+            emitted: *emitted,
+        });
+    }
+    out
 }

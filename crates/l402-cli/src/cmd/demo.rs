@@ -230,9 +230,8 @@ async fn walkthrough(args: &DemoArgs, temp: &std::path::Path) -> Result<(), Fail
     );
 
     step(6, "The same with l402-client, the auto-paying middleware behind `l402 get`");
-    // Another part of the program may have installed it already; either way one is in place.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::builder().build().map_err(|e| failed("http", e))?;
+    // Built like `l402 get`'s, so the demo also runs on a machine without a CA bundle.
+    let http = super::tls::client(&[]).map_err(|e| failed("http", e))?.client;
     let wallet = Arc::new(DevPayer::new(&node, 1_000_000));
     let middleware = L402Middleware::builder(
         Arc::clone(&wallet) as Arc<dyn Payer>,

@@ -7,7 +7,8 @@
 //! `payment-pending`); 7 the server misbehaved (`invalid-challenge`, `invalid-invoice`,
 //! `invoice-mismatch`, `token-rejected`, `insecure-transport`); 8 transport (connection, DNS,
 //! TLS); 9 local (`config`, `store`, `token-key`, `lightning`, `body-not-replayable`, output).
-//! A `--cacert` file that cannot be used is a usage error (2) with code `cacert`.
+//! A `--cacert` file that cannot be used is a usage error (2) with code `cacert`, and so is a
+//! `-d` body over `--max-body` (code `body-too-large`).
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
@@ -17,13 +18,14 @@ use std::time::SystemTime;
 
 use clap::Args;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use l402_client::{Error, L402Middleware, Paid, Receipt, Scope, ScopePolicy};
+use l402_client::{Error, L402Middleware, Paid, Receipt, Scope, ScopePolicy, TokenStatus};
 use l402_http::Credential;
 use l402_lightning::{Network, PayRequest, Payer, Payment, PaymentStatus};
 use l402_token::PaymentHash;
 use serde_json::json;
 
-use super::cacert;
+use super::cacert::{self, CaCert};
+use super::tls::{self, Roots};
 use super::wallet::{ClientArgs, ClientConfig, Wallet};
 use crate::out;
 
@@ -42,6 +44,10 @@ const TRANSPORT: u8 = 8;
 /// Configuration, store, key, wallet, output file.
 const LOCAL: u8 = 9;
 
+/// The default `--max-body`. The body is held in memory, since the paid retry sends it again;
+/// this keeps a mistyped `@/dev/zero` or a stray disk image from filling it.
+const MAX_BODY: u64 = 64 << 20;
+
 #[derive(Args, Debug)]
 pub(crate) struct GetArgs {
     /// The URL to fetch.
@@ -55,6 +61,10 @@ pub(crate) struct GetArgs {
     /// Request body; `@FILE` reads a file, `@-` standard input.
     #[arg(short = 'd', long = "data", value_name = "DATA")]
     data: Option<String>,
+    /// The largest `-d` body, in bytes (default 64 MiB): it is held in memory to be sent
+    /// again after paying. A larger one is refused before anything is sent.
+    #[arg(long, value_name = "BYTES", default_value_t = MAX_BODY)]
+    max_body: u64,
     /// Write the body to FILE instead of standard output.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
@@ -65,7 +75,8 @@ pub(crate) struct GetArgs {
     #[arg(long, value_name = "SAT")]
     max_fee: Option<u64>,
     /// Also trust the CA certificate(s) in this PEM file, on top of the platform's roots: a
-    /// private CA, or a server's self-signed certificate.
+    /// private CA, or a server's self-signed certificate. Default: $L402_CACERT, else
+    /// `cacert` in the configuration file.
     #[arg(long, value_name = "FILE")]
     cacert: Option<PathBuf>,
     /// Show the price, the budget headroom and whether a cached token applies; pay nothing.
@@ -138,17 +149,43 @@ fn parse_headers(lines: &[String]) -> Result<HeaderMap, String> {
     Ok(headers)
 }
 
-fn read_data(data: &str) -> Result<Vec<u8>, String> {
+/// Why a `-d` body was not read.
+enum DataError {
+    /// Reported with code `usage`.
+    Unreadable(String),
+    /// Reported with code `body-too-large`.
+    TooLarge { what: String, limit: u64 },
+}
+
+fn read_data(data: &str, limit: u64) -> Result<Vec<u8>, DataError> {
     match data.strip_prefix('@') {
-        Some("-") => {
-            let mut buf = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-                .map_err(|e| format!("reading stdin: {e}"))?;
-            Ok(buf)
+        Some("-") => read_bounded(std::io::stdin().lock(), "standard input", limit),
+        Some(path) => {
+            let f = std::fs::File::open(path)
+                .map_err(|e| DataError::Unreadable(format!("reading {path}: {e}")))?;
+            // A regular file's size is known without reading it. Pipes, devices and /proc
+            // files report 0 or nothing useful, so the read itself is bounded as well.
+            if f.metadata().is_ok_and(|m| m.is_file() && m.len() > limit) {
+                return Err(DataError::TooLarge { what: path.to_owned(), limit });
+            }
+            read_bounded(f, path, limit)
         }
-        Some(path) => std::fs::read(path).map_err(|e| format!("reading {path}: {e}")),
+        None if data.len() as u64 > limit => {
+            Err(DataError::TooLarge { what: "the -d argument".into(), limit })
+        }
         None => Ok(data.as_bytes().to_vec()),
     }
+}
+
+/// Reads at most one byte past `limit`, which is enough to tell that there is too much.
+fn read_bounded(r: impl std::io::Read, what: &str, limit: u64) -> Result<Vec<u8>, DataError> {
+    let mut buf = Vec::new();
+    std::io::Read::read_to_end(&mut r.take(limit.saturating_add(1)), &mut buf)
+        .map_err(|e| DataError::Unreadable(format!("reading {what}: {e}")))?;
+    if buf.len() as u64 > limit {
+        return Err(DataError::TooLarge { what: what.to_owned(), limit });
+    }
+    Ok(buf)
 }
 
 /// Stands in for the wallet in `--dry-run` when none is reachable: it is never asked to pay.
@@ -180,14 +217,16 @@ async fn get(a: GetArgs) -> ExitCode {
         Ok(h) => h,
         Err(e) => return out::usage(&e),
     };
-    let body = match a.data.as_deref().map(read_data).transpose() {
+    let body = match a.data.as_deref().map(|d| read_data(d, a.max_body)).transpose() {
         Ok(b) => b,
-        Err(e) => return out::usage(&e),
-    };
-    let roots = match a.cacert.as_deref().map(cacert::load).transpose() {
-        Ok(r) => r.unwrap_or_default(),
-        Err(e) => {
-            eprintln!("{}", json!({ "code": "cacert", "reason": e.reason, "message": e.message }));
+        Err(DataError::Unreadable(e)) => return out::usage(&e),
+        Err(DataError::TooLarge { what, limit }) => {
+            let message = format!(
+                "{what} is larger than --max-body ({limit} bytes); the body is held in memory \
+                 to be sent again after paying"
+            );
+            let v = json!({ "code": "body-too-large", "message": message, "limit_bytes": limit });
+            eprintln!("{v}");
             return ExitCode::from(out::USAGE);
         }
     };
@@ -195,12 +234,25 @@ async fn get(a: GetArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return out::fail("config", &e.0, LOCAL),
     };
-    // Another part of the program may have installed it already; either way one is in place.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = match reqwest::Client::builder().tls_certs_merge(roots).build() {
-        Ok(c) => c,
+    let cacert =
+        a.cacert.map(|path| CaCert { path, from: "--cacert".into() }).or(cfg.cacert.clone());
+    let extra = match cacert.as_ref().map(cacert::load).transpose() {
+        Ok(r) => r.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("{}", json!({ "code": "cacert", "reason": e.reason, "message": e.message }));
+            return ExitCode::from(out::USAGE);
+        }
+    };
+    let http = match tls::client(&extra) {
+        Ok(h) => h,
         Err(e) => return out::fail("config", &format!("cannot build the HTTP client: {e}"), LOCAL),
     };
+    if let (Some(why), "https", false) = (&http.platform_error, url.scheme(), as_json) {
+        eprintln!(
+            "l402: no usable CA certificates on this machine ({why}); verifying against the \
+             Mozilla roots built into l402"
+        );
+    }
     let store = match cfg.open_store() {
         Ok(s) => s,
         Err(e) => return client_error(&e),
@@ -225,7 +277,8 @@ async fn get(a: GetArgs) -> ExitCode {
     if a.dry_run {
         return dry_run(&m, &http, method, url, headers, body, as_json).await;
     }
-    let client = reqwest_middleware::ClientBuilder::new(http).with(m).build();
+    let roots = http.roots;
+    let client = reqwest_middleware::ClientBuilder::new(http.client).with(m).build();
     let mut req = client.request(method, url.clone()).headers(headers);
     if let Some(b) = body {
         req = req.body(b);
@@ -234,23 +287,29 @@ async fn get(a: GetArgs) -> ExitCode {
         Ok(resp) => output(resp, &url, a.output.as_deref(), as_json).await,
         Err(e) => match Error::from_middleware(&e) {
             Some(ce) => client_error(ce),
-            None => transport("", &e),
+            None => transport(&e, &url, roots),
         },
     }
 }
 
-/// A transport failure with its whole cause chain: reqwest's own message names only the URL,
-/// while what the user can act on (connection refused, an untrusted certificate that calls
-/// for `--cacert`) is further down.
-fn transport(context: &str, e: &dyn std::error::Error) -> ExitCode {
-    let mut message = format!("{context}{e}");
-    let mut source = e.source();
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
+/// A transport failure with its whole cause chain (`out::causes`). An HTTPS request verified
+/// against the bundled roots says so: an untrusted certificate may then be from a CA the
+/// missing system bundle would have held.
+fn transport(e: &dyn std::error::Error, url: &reqwest::Url, roots: Roots) -> ExitCode {
+    let mut message = out::causes(e);
+    let bundled = roots == Roots::Bundled && url.scheme() == "https";
+    if bundled {
+        message.push_str(
+            " (no CA certificates on this machine, so HTTPS is verified against the Mozilla \
+             roots built into l402; for a private CA pass --cacert FILE or set L402_CACERT)",
+        );
     }
-    out::fail("transport", &message, TRANSPORT)
+    let mut v = json!({ "code": "transport", "message": message });
+    if bundled {
+        set(&mut v, "roots", json!(roots.as_str()));
+    }
+    eprintln!("{v}");
+    ExitCode::from(TRANSPORT)
 }
 
 /// Sets a field of a JSON object (no-op on other values, which never reach here).
@@ -269,8 +328,14 @@ fn receipt_json(r: Option<&Receipt>) -> serde_json::Value {
             "paid_now": r.paid_now,
             "amount_msat": r.amount_msat,
             "fee_msat": r.fee_msat,
+            "token_status": r.token_status.as_ref().map(token_status_json),
         }),
     }
+}
+
+/// What the server said the token still buys: `expires_at` in Unix seconds, `remaining` uses.
+fn token_status_json(s: &TokenStatus) -> serde_json::Value {
+    json!({ "expires_at": s.expires, "remaining": s.remaining })
 }
 
 fn headers_json(h: &HeaderMap) -> serde_json::Value {
@@ -350,7 +415,10 @@ async fn output(
                 }
             }
             Ok(None) => break,
-            Err(e) => return transport("reading the body: ", &e),
+            Err(e) => {
+                let message = format!("reading the body: {}", out::causes(&e));
+                return out::fail("transport", &message, TRANSPORT);
+            }
         }
     }
     if show_progress {
@@ -405,7 +473,7 @@ async fn output(
 
 async fn dry_run(
     m: &L402Middleware,
-    http: &reqwest::Client,
+    http: &tls::Http,
     method: Method,
     url: reqwest::Url,
     headers: HeaderMap,
@@ -421,7 +489,7 @@ async fn dry_run(
         Ok(t) => t,
         Err(e) => return client_error(&e),
     };
-    let mut req = http.request(method, url.clone()).headers(headers);
+    let mut req = http.client.request(method, url.clone()).headers(headers);
     if let Some(t) = &cached {
         req = req.header(
             http::header::AUTHORIZATION,
@@ -433,7 +501,7 @@ async fn dry_run(
     }
     let resp = match req.send().await {
         Ok(r) => r,
-        Err(e) => return transport("", &e),
+        Err(e) => return transport(&e, &url, http.roots),
     };
     let status = resp.status();
     let payment_required = status == StatusCode::PAYMENT_REQUIRED

@@ -7,6 +7,7 @@ pub(crate) mod header;
 pub(crate) mod invoice;
 pub(crate) mod proxy;
 pub(crate) mod spend;
+pub(crate) mod tls;
 pub(crate) mod token;
 pub(crate) mod tokens;
 pub(crate) mod wallet;

@@ -9,6 +9,7 @@
 //! max_cost_sat = 1000
 //! max_fee_sat = 10
 //! network = "mainnet"                  # for LND; the dev wallet uses its node's network
+//! cacert = "/home/me/.l402/ca.pem"     # also trust this CA for HTTPS (`l402 get --cacert`)
 //!
 //! [wallet]
 //! kind = "dev"                         # or "lnd"
@@ -28,7 +29,7 @@
 //! Environment: `L402_STORE`, `L402_WALLET` (`dev`|`lnd`), `L402_DEV_DIR`,
 //! `L402_LND_ADDRESS`, `L402_LND_TLS_CERT`, `L402_LND_MACAROON`, `L402_NETWORK`,
 //! `L402_MAX_COST_SAT`, `L402_MAX_FEE_SAT`, `L402_TOKEN_KEY` (64 hex digits),
-//! `L402_TOKEN_KEY_FILE`.
+//! `L402_TOKEN_KEY_FILE`, `L402_CACERT`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,6 +38,8 @@ use clap::Args;
 use l402_client::{Budget, FileStore, SqliteStore, TokenKey, TokenStore};
 use l402_lightning::{Network, Payer};
 use serde::Deserialize;
+
+use super::cacert::CaCert;
 
 /// Options shared by the client commands.
 #[derive(Args, Debug, Clone, Default)]
@@ -58,6 +61,7 @@ struct FileConfig {
     max_cost_sat: Option<u64>,
     max_fee_sat: Option<u64>,
     network: Option<String>,
+    cacert: Option<PathBuf>,
     wallet: Option<WalletFile>,
     budget: Option<BudgetFile>,
 }
@@ -100,6 +104,8 @@ pub(crate) struct ClientConfig {
     pub(crate) max_fee_msat: u64,
     pub(crate) budget: Budget,
     pub(crate) wallet: Wallet,
+    /// A CA to trust for HTTPS, from `$L402_CACERT` or the file; `--cacert` wins over it.
+    pub(crate) cacert: Option<CaCert>,
 }
 
 /// A configuration problem, reported with code `config`.
@@ -134,18 +140,21 @@ fn sat(sat: u64, what: &str) -> Result<u64, ConfigError> {
     sat.checked_mul(1000).ok_or_else(|| ConfigError(format!("{what} is too large")))
 }
 
-fn read_file_config(args: &ClientArgs) -> Result<FileConfig, ConfigError> {
+/// The configuration file's contents and its path, if there is one.
+fn read_file_config(args: &ClientArgs) -> Result<(FileConfig, Option<PathBuf>), ConfigError> {
     let explicit = args.config.clone().or_else(|| env("L402_CONFIG").map(PathBuf::from));
     let path = match explicit {
         Some(p) => p,
         None => match home().map(|h| h.join(".l402").join("client.toml")) {
             Some(p) if p.exists() => p,
-            _ => return Ok(FileConfig::default()),
+            _ => return Ok((FileConfig::default(), None)),
         },
     };
     let text = std::fs::read_to_string(&path)
         .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+    let file =
+        toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    Ok((file, Some(path)))
 }
 
 impl ClientConfig {
@@ -155,7 +164,7 @@ impl ClientConfig {
         max_cost_sat: Option<u64>,
         max_fee_sat: Option<u64>,
     ) -> Result<ClientConfig, ConfigError> {
-        let file = read_file_config(args)?;
+        let (file, file_path) = read_file_config(args)?;
         let store = args
             .store
             .clone()
@@ -181,6 +190,14 @@ impl ClientConfig {
             max_cost_sat.or(env_u64("L402_MAX_COST_SAT")?).or(file.max_cost_sat).unwrap_or(1000);
         let max_fee =
             max_fee_sat.or(env_u64("L402_MAX_FEE_SAT")?).or(file.max_fee_sat).unwrap_or(10);
+
+        let cacert = match (env("L402_CACERT"), file.cacert, &file_path) {
+            (Some(p), _, _) => Some(CaCert { path: p.into(), from: "L402_CACERT".into() }),
+            (None, Some(path), Some(f)) => {
+                Some(CaCert { path, from: format!("cacert in {}", f.display()) })
+            }
+            _ => None,
+        };
 
         let b = file.budget.unwrap_or_default();
         let mut budget = Budget::unlimited();
@@ -238,6 +255,7 @@ impl ClientConfig {
             max_fee_msat: sat(max_fee, "max fee")?,
             budget,
             wallet,
+            cacert,
         })
     }
 

@@ -11,8 +11,8 @@ use super::error::{problem_response, Disposition};
 use super::future::ResponseFuture;
 use crate::mint::Route;
 use crate::paywall::Paywall;
-use crate::status::TOKEN_STATUS;
 use crate::Error;
+use l402_http::TOKEN_STATUS;
 
 /// The TCP peer of a request, for servers that are not axum: insert it into the request
 /// extensions (axum's `ConnectInfo<SocketAddr>` is read too).
