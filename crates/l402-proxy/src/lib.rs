@@ -8,9 +8,12 @@
 //!   [`l402_server::Paywall`] (HTTP 402, or the gRPC status-13 form for `application/grpc`),
 //!   then forwarded with streamed bodies in both directions, WebSocket upgrades tunnelled,
 //!   hop-by-hop headers and the L402 credential removed ([`headers`]), within the service's
-//!   upstream timeouts ([`upstream::Timeouts`]: 504 `upstream-timeout`, no use counted);
-//! - operations: Prometheus [`metrics`], a health endpoint, the admin API on its own
-//!   listener (revoke, recent tokens, revenue), graceful shutdown.
+//!   upstream timeouts ([`upstream::Timeouts`]: 504 `upstream-timeout`, no use counted; a
+//!   body that goes quiet is ended); an upstream that cannot be reached or answers badly gets
+//!   the client a 502 (`upstream-unreachable`, `upstream-error`), no use counted either;
+//! - operations: Prometheus [`metrics`] (on the admin listener; on the public one only when
+//!   `listen.metrics_path` is set), a health endpoint, the admin API on its own listener
+//!   (revoke, recent tokens, revenue), graceful shutdown.
 //!
 //! The dev node (default backend) is **NOT FOR REAL MONEY**. See `docs/proxy.md` for the
 //! configuration reference, metric names and the admin API.
@@ -54,6 +57,7 @@ pub mod config;
 mod error;
 mod grpc_settle;
 pub mod headers;
+mod idle;
 pub mod ledger;
 pub mod metrics;
 pub mod path;

@@ -37,7 +37,7 @@ impl core::fmt::Debug for Metrics {
     }
 }
 
-const HELP: [(&str, &str, &str); 8] = [
+const HELP: [(&str, &str, &str); 9] = [
     (
         "l402_proxy_requests_total",
         "counter",
@@ -59,6 +59,11 @@ const HELP: [(&str, &str, &str); 8] = [
         "l402_proxy_upstream_responses_total",
         "counter",
         "Upstream responses by service and status (\"error\" when the upstream failed).",
+    ),
+    (
+        "l402_proxy_upstream_idle_total",
+        "counter",
+        "Response bodies ended because the upstream sent nothing for idle_ms, by service.",
     ),
     (
         "l402_proxy_upstream_latency_seconds",

@@ -17,6 +17,7 @@ use l402_server::{MintedChallenge, Paywall, Route, TOKEN_STATUS};
 use crate::config::ServiceConfig;
 use crate::grpc_settle;
 use crate::headers;
+use crate::idle::{Ending, Idle};
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::path::normalize;
@@ -100,6 +101,34 @@ fn grpc_status(code: u32, message: &'static str) -> Response<Body> {
     h.insert("grpc-status", HeaderValue::from(code));
     h.insert("grpc-message", HeaderValue::from_static(message));
     r
+}
+
+/// The one place an upstream failure reaches the wire: the problem body with the failure's
+/// code for HTTP, a gRPC status for gRPC (decisions 0806, 0808).
+fn failed(failure: &Failure, grpc: bool) -> Response<Body> {
+    let (status, grpc_code, message) = match failure {
+        Failure::Timeout => {
+            (StatusCode::GATEWAY_TIMEOUT, GRPC_DEADLINE_EXCEEDED, "upstream timeout")
+        }
+        Failure::Unreachable(_) => {
+            (StatusCode::BAD_GATEWAY, GRPC_UNAVAILABLE, "upstream unreachable")
+        }
+        Failure::Broken(_) => (StatusCode::BAD_GATEWAY, GRPC_UNAVAILABLE, "upstream error"),
+    };
+    if grpc {
+        grpc_status(grpc_code, message)
+    } else {
+        problem(status, failure.code())
+    }
+}
+
+/// The trailers a gRPC response the upstream went quiet on ends with: a status the proxy
+/// writes, so not charged (decision 0807).
+fn idle_trailers() -> http::HeaderMap {
+    let mut t = http::HeaderMap::new();
+    t.insert("grpc-status", HeaderValue::from(GRPC_DEADLINE_EXCEEDED));
+    t.insert("grpc-message", HeaderValue::from_static("upstream idle timeout"));
+    t
 }
 
 struct InFlight<'a>(&'a Shared);
@@ -355,33 +384,24 @@ impl Shared {
         );
         let mut response = match result {
             Ok(r) => r,
-            Err(Failure::Timeout) => {
+            Err(failure) => {
+                let label = match failure {
+                    Failure::Timeout => "timeout",
+                    Failure::Unreachable(_) | Failure::Broken(_) => "error",
+                };
                 self.metrics.inc(
                     "l402_proxy_upstream_responses_total",
-                    &[("service", name), ("status", "timeout")],
+                    &[("service", name), ("status", label)],
                 );
-                tracing::warn!(service = name, "upstream timed out");
-                return Outcome::Proxy(if grpc {
-                    grpc_status(GRPC_DEADLINE_EXCEEDED, "upstream timeout")
-                } else {
-                    problem(StatusCode::GATEWAY_TIMEOUT, "upstream-timeout")
-                });
-            }
-            Err(Failure::Unavailable(e)) => {
-                self.metrics.inc(
-                    "l402_proxy_upstream_responses_total",
-                    &[("service", name), ("status", "error")],
-                );
-                tracing::warn!(service = name, error = %e, "upstream failed");
-                return Outcome::Proxy(if grpc {
-                    grpc_status(GRPC_UNAVAILABLE, "upstream unavailable")
-                } else {
-                    full(
-                        StatusCode::BAD_GATEWAY,
-                        "text/plain; charset=utf-8",
-                        "upstream unavailable\n",
-                    )
-                });
+                match &failure {
+                    Failure::Timeout => {
+                        tracing::warn!(service = name, code = failure.code(), "upstream timed out");
+                    }
+                    Failure::Unreachable(e) | Failure::Broken(e) => {
+                        tracing::warn!(service = name, code = failure.code(), error = %e, "upstream failed");
+                    }
+                }
+                return Outcome::Proxy(failed(&failure, grpc));
             }
         };
         let status = response.status();
@@ -392,11 +412,9 @@ impl Shared {
 
         if status == StatusCode::SWITCHING_PROTOCOLS {
             let Some(client_upgrade) = client_upgrade else {
-                return Outcome::Proxy(full(
-                    StatusCode::BAD_GATEWAY,
-                    "text/plain; charset=utf-8",
-                    "unexpected upgrade\n",
-                ));
+                let failure = Failure::Broken("upstream switched protocols unasked".into());
+                tracing::warn!(service = name, code = failure.code(), "unexpected upgrade");
+                return Outcome::Proxy(failed(&failure, grpc));
             };
             let upstream_upgrade = hyper::upgrade::on(&mut response);
             let service_name = name.to_owned();
@@ -428,9 +446,27 @@ impl Shared {
 
         let (mut parts, body) = response.into_parts();
         headers::remove_hop_by_hop(&mut parts.headers, false);
-        Outcome::Upstream(Response::from_parts(
-            parts,
-            body.map_err(|e| -> BoxError { Box::new(e) }).boxed(),
-        ))
+        let mut body: Body = body.map_err(|e| -> BoxError { Box::new(e) }).boxed();
+        if let Some(limit) = service.upstream.timeouts.idle {
+            // A gRPC status still to come is written by the proxy; anything else is cut, so
+            // the client cannot take part of a body for all of it.
+            let ending = if grpc_settle::status_pending(&parts.headers) {
+                Ending::Trailers(idle_trailers())
+            } else {
+                Ending::Cut
+            };
+            let metrics = Arc::clone(&self.metrics);
+            let service_name = name.to_owned();
+            let on_idle = Box::new(move || {
+                metrics.inc("l402_proxy_upstream_idle_total", &[("service", &service_name)]);
+                tracing::warn!(
+                    service = service_name,
+                    code = "upstream-idle",
+                    "upstream went quiet mid-body"
+                );
+            });
+            body = Idle::new(body, limit, ending, on_idle).boxed();
+        }
+        Outcome::Upstream(Response::from_parts(parts, body))
     }
 }

@@ -62,7 +62,7 @@ impl hyper::body::Body for Watched {
 
 /// Longer than any process lives, short enough that `Instant::now() + LONGEST` cannot
 /// overflow (tokio's own "far future" is 30 years).
-const LONGEST: Duration = Duration::from_secs(86_400 * 365 * 30);
+pub(crate) const LONGEST: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 /// Completes once the upstream has had `limit` without progress on its turn.
 pub(crate) async fn stalled(mut turn: watch::Receiver<Turn>, limit: Duration) {

@@ -11,7 +11,7 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::BodyExt;
 use hyper::body::{Bytes, Incoming};
 use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::{capture_connection, CaptureConnection, HttpConnector};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::pem::PemObject;
@@ -33,11 +33,14 @@ pub type HttpClient = Client<HttpsConnector<HttpConnector>, Body>;
 /// `docs/proxy.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeouts {
-    /// To open the TCP connection.
+    /// To have a connection ready for the request: TCP, then TLS and the HTTP/2 handshake.
     pub connect: Duration,
     /// The longest the proxy waits on the upstream before the response headers arrive, not
     /// counting time spent waiting for the client's request body; `None`: no limit.
     pub response: Option<Duration>,
+    /// The longest the upstream may leave a response body without a new frame while the
+    /// client is waiting for one; `None`: no limit.
+    pub idle: Option<Duration>,
 }
 
 /// The pair of clients one service uses.
@@ -51,13 +54,41 @@ pub struct Upstream {
     pub timeouts: Timeouts,
 }
 
-/// Why an upstream gave no response.
+/// Why an upstream gave no usable response. Each kind has one stable code and one answer
+/// (`proxy::failed` renders it; decisions 0806 and 0808).
 #[derive(Debug)]
 pub(crate) enum Failure {
-    /// The connect or the response timeout ran out (504, `upstream-timeout`).
+    /// The connect or the response timeout ran out (504).
     Timeout,
-    /// Refused, unreachable, a TLS failure, a broken connection (502).
-    Unavailable(hyper_util::client::legacy::Error),
+    /// No connection: refused, unreachable, the name did not resolve, TLS failed (502).
+    Unreachable(BoxError),
+    /// Connected, but the answer was broken: closed or reset before a response, not HTTP,
+    /// an upgrade nobody asked for (502).
+    Broken(BoxError),
+}
+
+impl Failure {
+    /// The stable code clients and logs see.
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            Failure::Timeout => "upstream-timeout",
+            Failure::Unreachable(_) => "upstream-unreachable",
+            Failure::Broken(_) => "upstream-error",
+        }
+    }
+}
+
+impl From<hyper_util::client::legacy::Error> for Failure {
+    fn from(e: hyper_util::client::legacy::Error) -> Failure {
+        if connect_timed_out(&e) {
+            Failure::Timeout
+        } else if e.is_connect() {
+            // The connector is TCP, then TLS: a bad certificate is "unreachable" too.
+            Failure::Unreachable(Box::new(e))
+        } else {
+            Failure::Broken(Box::new(e))
+        }
+    }
 }
 
 fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, Error> {
@@ -108,32 +139,46 @@ impl Upstream {
     }
 
     /// Sends `request` over HTTP/2 or HTTP/1.1 and waits for the response headers, within
-    /// the response timeout.
+    /// the connect and response timeouts.
     pub(crate) async fn send(
         &self,
-        request: Request<Body>,
+        mut request: Request<Body>,
         http2: bool,
     ) -> Result<Response<Incoming>, Failure> {
         let client = if http2 { &self.http2 } else { &self.http1 };
-        let result = match self.timeouts.response {
-            None => client.request(request).await,
-            Some(limit) => {
-                let (parts, body) = request.into_parts();
-                let (body, turn) = Watched::new(body);
-                let call = client.request(Request::from_parts(parts, body.boxed()));
-                tokio::select! {
-                    r = call => r,
-                    () = stalled(turn, limit) => return Err(Failure::Timeout),
+        // The connector's own timeout covers TCP only: an upstream that accepts and never
+        // finishes TLS would hold the request for ever when `response_ms = 0`.
+        let connected = capture_connection(&mut request);
+        let answer = async {
+            match self.timeouts.response {
+                None => client.request(request).await.map_err(Failure::from),
+                Some(limit) => {
+                    let (parts, body) = request.into_parts();
+                    let (body, turn) = Watched::new(body);
+                    let call = client.request(Request::from_parts(parts, body.boxed()));
+                    tokio::select! {
+                        r = call => r.map_err(Failure::from),
+                        () = stalled(turn, limit) => Err(Failure::Timeout),
+                    }
                 }
             }
         };
-        result.map_err(|e| {
-            if connect_timed_out(&e) {
-                Failure::Timeout
-            } else {
-                Failure::Unavailable(e)
-            }
-        })
+        tokio::select! {
+            r = answer => r,
+            () = unconnected(connected, self.timeouts.connect) => Err(Failure::Timeout),
+        }
+    }
+}
+
+/// Completes if `limit` passes before the client has a connection ready for the request
+/// (TCP, TLS, HTTP/2 handshake; a pooled connection is ready at once); never completes
+/// otherwise, so the response timeout alone governs what follows.
+async fn unconnected(mut connected: CaptureConnection, limit: Duration) {
+    // `let`, so the guard the wait returns is released before waiting for ever.
+    let ready = tokio::time::timeout(limit, connected.wait_for_connection_metadata()).await.is_ok();
+    if ready {
+        // Also reached when the request is dropped unconnected: its call has then failed.
+        std::future::pending::<()>().await;
     }
 }
 

@@ -43,8 +43,22 @@ fn the_annotated_example_is_valid() {
     assert_eq!(config.services[0].static_price_msat(), Some(10_000));
     assert_eq!(
         config.timeouts_for(&config.services[0]),
-        Timeouts { connect: Duration::from_secs(10), response: Some(Duration::from_secs(5)) }
+        Timeouts {
+            connect: Duration::from_secs(10),
+            response: Some(Duration::from_secs(5)),
+            idle: Some(Duration::from_secs(300)),
+        }
     );
+    assert_eq!(config.listen.metrics_path, "", "the example keeps metrics off the public listener");
+}
+
+#[test]
+fn metrics_stay_off_the_public_listener_unless_a_path_is_set() {
+    let config = Config::from_toml_str(BASE, no_env()).unwrap();
+    assert_eq!(config.listen.metrics_path, "");
+    let env = vec![("L402_PROXY__LISTEN__METRICS_PATH".to_owned(), "/metrics".to_owned())];
+    let config = Config::from_toml_str(BASE, env).unwrap();
+    assert_eq!(config.listen.metrics_path, "/metrics");
 }
 
 #[test]
@@ -176,14 +190,16 @@ fn upstream_timeouts_fall_back_from_service_to_global_to_default() {
     let default = Timeouts {
         connect: Duration::from_millis(TimeoutConfig::DEFAULT_CONNECT_MS),
         response: Some(Duration::from_millis(TimeoutConfig::DEFAULT_RESPONSE_MS)),
+        idle: Some(Duration::from_millis(TimeoutConfig::DEFAULT_IDLE_MS)),
     };
     assert_eq!(default.connect, Duration::from_secs(10));
     assert_eq!(default.response, Some(Duration::from_secs(60)));
+    assert_eq!(default.idle, Some(Duration::from_secs(300)));
     assert_eq!(timeouts(&defaults), vec![default, default]);
 
     let text = format!(
-        "[upstream_timeouts]\nconnect_ms = 500\nresponse_ms = 2000\n{BASE}\
-         [services.upstream_timeouts]\nresponse_ms = 0\n"
+        "[upstream_timeouts]\nconnect_ms = 500\nresponse_ms = 2000\nidle_ms = 30000\n{BASE}\
+         [services.upstream_timeouts]\nresponse_ms = 0\nidle_ms = 0\n"
     );
     let config = Config::from_toml_str(&text, no_env()).unwrap();
     assert_eq!(
@@ -191,23 +207,29 @@ fn upstream_timeouts_fall_back_from_service_to_global_to_default() {
         vec![
             Timeouts {
                 connect: Duration::from_millis(500),
-                response: Some(Duration::from_secs(2))
+                response: Some(Duration::from_secs(2)),
+                idle: Some(Duration::from_secs(30)),
             },
-            // 0: no response limit (long polling); the connect limit is still inherited.
-            Timeouts { connect: Duration::from_millis(500), response: None },
+            // 0: no limit (long polling, silent streams); the connect limit is still inherited.
+            Timeouts { connect: Duration::from_millis(500), response: None, idle: None },
         ]
     );
 
     let env = vec![
         ("L402_PROXY__UPSTREAM_TIMEOUTS__CONNECT_MS".to_owned(), "250".to_owned()),
         ("L402_PROXY__SERVICES__0__UPSTREAM_TIMEOUTS__RESPONSE_MS".to_owned(), "0".to_owned()),
+        ("L402_PROXY__SERVICES__1__UPSTREAM_TIMEOUTS__IDLE_MS".to_owned(), "15000".to_owned()),
     ];
     let config = Config::from_toml_str(BASE, env).unwrap();
     assert_eq!(
         timeouts(&config),
         vec![
-            Timeouts { connect: Duration::from_millis(250), response: None },
-            Timeouts { connect: Duration::from_millis(250), response: default.response },
+            Timeouts { connect: Duration::from_millis(250), response: None, idle: default.idle },
+            Timeouts {
+                connect: Duration::from_millis(250),
+                response: default.response,
+                idle: Some(Duration::from_secs(15)),
+            },
         ]
     );
 }
@@ -223,6 +245,10 @@ fn bad_upstream_timeouts_are_config_errors_naming_the_key() {
             (
                 format!("{BASE}[services.upstream_timeouts]\nresponse_ms = {value}\n"),
                 "services.upstream_timeouts.response_ms",
+            ),
+            (
+                format!("[upstream_timeouts]\nidle_ms = {value}\n{BASE}"),
+                "upstream_timeouts.idle_ms",
             ),
         ] {
             let e = Config::from_toml_str(&text, no_env()).unwrap_err();
@@ -274,10 +300,11 @@ proptest::proptest! {
 
     #[test]
     fn any_millisecond_count_is_accepted_without_panicking(ms in 0u64..=i64::MAX as u64) {
-        let text = format!("[upstream_timeouts]\nresponse_ms = {ms}\nconnect_ms = {}\n{BASE}", ms.max(1));
+        let text = format!("[upstream_timeouts]\nresponse_ms = {ms}\nidle_ms = {ms}\nconnect_ms = {}\n{BASE}", ms.max(1));
         let c = Config::from_toml_str(&text, no_env()).unwrap();
         let t = c.timeouts_for(&c.services[0]);
         proptest::prop_assert_eq!(t.response, (ms > 0).then(|| Duration::from_millis(ms)));
+        proptest::prop_assert_eq!(t.idle, (ms > 0).then(|| Duration::from_millis(ms)));
         proptest::prop_assert_eq!(t.connect, Duration::from_millis(ms.max(1)));
     }
 }

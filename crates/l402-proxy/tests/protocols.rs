@@ -313,6 +313,36 @@ async fn a_grpc_stream_cancelled_after_a_message_is_charged() {
     s.proxy.shutdown().await;
 }
 
+/// A gRPC stream the upstream goes quiet on, after a message and before its status, is ended
+/// by the proxy with DEADLINE_EXCEEDED in the trailers: a status the proxy wrote, so the call
+/// is not charged (decisions 0807, 0808).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grpc_stream_the_upstream_goes_quiet_on_ends_with_a_status_and_is_free() {
+    let upstream = grpc_upstream().await;
+    let mut service = paid_service("quotes", &format!("http://{upstream}"), "/quotes.v1.Quotes");
+    service.caveats.max_uses = Some(2);
+    // Short, so the test stays quick; nothing asserts how long it took.
+    service.upstream_timeouts.idle_ms = Some(200);
+    let s = start(vec![service], |_| {}).await;
+    let url = format!("http://{}/quotes.v1.Quotes/Get", s.proxy.addr());
+    let client = Client::builder(TokioExecutor::new()).http2_only(true).build_http::<Full<Bytes>>();
+    let challenge = tokio::time::timeout(GUARD, client.request(grpc_request(&url, b"ping", None)));
+    let credential = pay(&s.node, challenge.await.unwrap().unwrap().headers()).await;
+
+    let streaming = client.request(grpc_request(&url, b"stream", Some(&credential)));
+    let response = tokio::time::timeout(GUARD, streaming).await.unwrap().unwrap();
+    let collected = tokio::time::timeout(GUARD, response.into_body().collect()).await;
+    let collected = collected.unwrap().unwrap();
+    let trailers = collected.trailers().cloned().expect("the proxy ends the stream with a status");
+    assert_eq!(trailers["grpc-status"], "4", "DEADLINE_EXCEEDED: {trailers:?}");
+    assert_eq!(trailers["grpc-message"], "upstream idle timeout");
+    assert_eq!(trailers["l402-token-status"], "remaining=2", "not charged");
+    assert_eq!(collected.to_bytes(), grpc_frame(b"stream"), "the message sent before");
+    let idle = s.proxy.metrics().get("l402_proxy_upstream_idle_total", &[("service", "quotes")]);
+    assert_eq!(idle, 1);
+    s.proxy.shutdown().await;
+}
+
 #[derive(Clone, PartialEq, prost::Message)]
 struct Ping {
     #[prost(string, tag = "1")]

@@ -189,7 +189,8 @@ async fn health_metrics_and_unknown_hosts() {
     let api = SampleApi::start().await.unwrap();
     let mut service = paid_service("quotes", &api.url(), "/");
     service.hosts = vec!["api.example.com".into()];
-    let s = start(vec![service], |_| {}).await;
+    // Opted in: by default the public listener serves no metrics (decision 0808).
+    let s = start(vec![service], |c| c.listen.metrics_path = "/metrics".into()).await;
     let addr = s.proxy.addr();
     assert_eq!(raw(addr, "GET", "/healthz", &[]).await.status, 200);
     let other = raw(addr, "GET", "/api/quote", &[]).await;
@@ -213,6 +214,34 @@ async fn health_metrics_and_unknown_hosts() {
     ] {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
+}
+
+/// Revenue and traffic are business data: by default `/metrics` on the public listener is an
+/// ordinary path of the service it falls under (here a paid one), and the numbers are only on
+/// the admin listener, behind its token (decision 0808).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_not_public_by_default() {
+    let api = SampleApi::start().await.unwrap();
+    let s = start(vec![paid_service("quotes", &api.url(), "/")], |c| {
+        c.admin =
+            Some(l402_proxy::config::AdminConfig::new("127.0.0.1:0", "0123456789abcdef-admin"));
+    })
+    .await;
+    let public = raw(s.proxy.addr(), "GET", "/metrics", &[]).await;
+    assert_eq!(public.status, 402, "priced like any path of the service: {}", public.head);
+    assert!(!public.body_str().contains("l402_proxy_"), "{}", public.body_str());
+
+    let admin = s.proxy.admin_addr().unwrap();
+    assert_eq!(raw(admin, "GET", "/metrics", &[]).await.status, 401);
+    let bearer = ("Authorization", "Bearer 0123456789abcdef-admin".to_owned());
+    let metrics = raw(admin, "GET", "/metrics", &[bearer]).await;
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics.body_str().contains("l402_proxy_challenges_issued_total{service=\"quotes\"} 1"),
+        "{}",
+        metrics.body_str()
+    );
+    s.proxy.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

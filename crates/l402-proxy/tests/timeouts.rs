@@ -1,6 +1,7 @@
 //! Upstream timeouts on loopback, against upstreams that hang, answer late, cannot be
 //! connected to, or wait for a slow client: 504 `upstream-timeout`, and the paid use is never
-//! counted for a request the upstream did not answer.
+//! counted for a request the upstream did not answer. And the idle timeout of response
+//! bodies: a body the upstream stops sending is cut off (decision 0808).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -193,16 +194,6 @@ async fn a_connect_timeout_gets_504_and_is_not_charged() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_connection_is_still_502() {
-    // Bound then closed: nothing listens there.
-    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
-    let s = start(vec![free_service("gone", closed)], |_| {}).await;
-    let r = raw(s.proxy.addr(), "GET", "/x", &[]).await;
-    assert_eq!(r.status, 502, "{}", r.head);
-    s.proxy.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_without_a_response_limit_waits_for_a_long_poll() {
     // The upstream answers well after the global limit; only the service's `0` lets it.
     let api = upstream(Behaviour::Late(Duration::from_millis(SHORT_MS * 3))).await;
@@ -237,5 +228,102 @@ async fn time_spent_waiting_for_a_slow_client_body_is_not_the_upstreams() {
     let r = support::parse(&buf);
     assert_eq!(r.status, 200, "{}", r.head);
     assert!(r.body_str().ends_with("11"), "the upstream read all 11 bytes: {}", r.body_str());
+    s.proxy.shutdown().await;
+}
+
+/// An upstream answering one request with a chunked event stream: `chunks` events, `gap`
+/// apart, then the end of the body; or, with `chunks = None`, one event and then silence on
+/// an open connection. The receiver hears when the proxy drops the connection.
+async fn event_stream_upstream(
+    chunks: Option<usize>,
+    gap: Duration,
+) -> (SocketAddr, tokio::sync::oneshot::Receiver<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (dropped, heard) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the proxy closed before sending its request");
+            head.extend_from_slice(&buf[..n]);
+        }
+        let event = b"c\r\ndata: tick\n\n\r\n";
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+            .await
+            .unwrap();
+        stream.write_all(event).await.unwrap();
+        if let Some(n) = chunks {
+            for _ in 1..n {
+                // The upstream's pace under test, in paused time: no real wait.
+                tokio::time::sleep(gap).await;
+                stream.write_all(event).await.unwrap();
+            }
+            stream.write_all(b"0\r\n\r\n").await.unwrap();
+        }
+        // Until the proxy lets go of the connection (end of file or reset).
+        while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+        let _ = dropped.send(());
+    });
+    (addr, heard)
+}
+
+/// Paused time: the runtime jumps to the next timer whenever every task waits, so the idle
+/// clock runs out without the test waiting for it, and nothing depends on the machine's speed.
+#[tokio::test(start_paused = true)]
+async fn a_body_the_upstream_stops_sending_is_cut_off_and_the_upstream_dropped() {
+    let (api, dropped) = event_stream_upstream(None, Duration::ZERO).await;
+    let mut service = one_use_service("events", api);
+    service.upstream_timeouts.idle_ms = Some(5_000);
+    let s = start(vec![service], |_| {}).await;
+    let addr = s.proxy.addr();
+    let challenge = raw(addr, "GET", "/events", &[]).await;
+    let credential = pay(&s.node, &challenge.headers()).await;
+
+    let r = raw(addr, "GET", "/events", &[authorization(&credential, "L402")]).await;
+    assert_eq!(r.status, 200, "{}", r.head);
+    let body = r.body_str();
+    assert!(body.contains("data: tick"), "the event sent before the silence arrives: {body:?}");
+    assert!(!body.ends_with("0\r\n\r\n"), "the body must not look complete: {body:?}");
+    // The use was counted with the headers, before the upstream went quiet.
+    assert_eq!(remaining(&r), vec!["remaining=0"]);
+    tokio::time::timeout(GUARD, dropped).await.unwrap().unwrap();
+    let m = s.proxy.metrics();
+    assert_eq!(m.get("l402_proxy_upstream_idle_total", &[("service", "events")]), 1);
+    s.proxy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn heartbeats_within_idle_ms_keep_a_stream_open_longer_than_idle_ms() {
+    // Five events two seconds apart: ten seconds in all, twice the idle limit.
+    let (api, _) = event_stream_upstream(Some(5), Duration::from_secs(2)).await;
+    let mut service = free_service("events", api);
+    service.upstream_timeouts.idle_ms = Some(5_000);
+    let s = start(vec![service], |_| {}).await;
+    let r = raw(s.proxy.addr(), "GET", "/events", &[]).await;
+    assert_eq!(r.status, 200, "{}", r.head);
+    let body = r.body_str();
+    assert_eq!(body.matches("data: tick").count(), 5, "{body:?}");
+    assert!(body.ends_with("0\r\n\r\n"), "complete: {body:?}");
+    assert_eq!(
+        s.proxy.metrics().get("l402_proxy_upstream_idle_total", &[("service", "events")]),
+        0
+    );
+    s.proxy.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_ms_zero_lets_a_silent_stream_stay_open() {
+    // Ten seconds of silence, ten times the global limit (and within the test's guard).
+    let (api, _) = event_stream_upstream(Some(2), Duration::from_secs(10)).await;
+    let mut service = free_service("events", api);
+    service.upstream_timeouts.idle_ms = Some(0);
+    // The global limit is what the service turns off.
+    let s = start(vec![service], |c| c.upstream_timeouts.idle_ms = Some(1_000)).await;
+    let r = raw(s.proxy.addr(), "GET", "/events", &[]).await;
+    assert_eq!(r.body_str().matches("data: tick").count(), 2, "{}", r.body_str());
     s.proxy.shutdown().await;
 }

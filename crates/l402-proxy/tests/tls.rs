@@ -131,4 +131,35 @@ async fn upstream_tls_is_verified_against_the_configured_ca_only() {
     assert_eq!(ok.body_str(), "secure");
     let refused = support::raw(s.proxy.addr(), "GET", "/default/x", &[]).await;
     assert_eq!(refused.status, 502, "a private CA is not trusted by default: {}", refused.head);
+    let problem: serde_json::Value = serde_json::from_slice(&refused.body).unwrap();
+    assert_eq!(problem["code"], "upstream-unreachable", "{problem}");
+}
+
+/// An upstream that takes TCP connections and never says a word of TLS: without a bound on
+/// the handshake, and with no response limit, the request would wait for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_handshake_that_never_finishes_is_bounded_by_connect_ms() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let mut mute = paid_service("mute", &format!("https://{upstream}"), "/");
+    mute.auth = false;
+    mute.price_msat = None;
+    let s = start(vec![mute], |c| {
+        // Short, so the test stays quick; nothing asserts how long it took.
+        c.upstream_timeouts.connect_ms = Some(200);
+        // No response limit: only the connect limit can end the wait.
+        c.upstream_timeouts.response_ms = Some(0);
+    })
+    .await;
+    let r = support::raw(s.proxy.addr(), "GET", "/x", &[]).await;
+    assert_eq!(r.status, 504, "{}", r.head);
+    let problem: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(problem["code"], "upstream-timeout", "{problem}");
+    s.proxy.shutdown().await;
 }

@@ -86,9 +86,10 @@ pub struct ListenConfig {
     /// Path of the health endpoint, answered by the proxy itself (default `/healthz`).
     #[serde(default = "default_health")]
     pub health_path: String,
-    /// Path of the Prometheus metrics endpoint (default `/metrics`); empty turns it off on
-    /// the public listener (it is always on the admin listener).
-    #[serde(default = "default_metrics")]
+    /// Path of the Prometheus metrics endpoint on the public listener; empty (the default)
+    /// serves none there. The admin listener always serves `/metrics`, behind its token
+    /// (decision 0808: revenue and traffic are business data).
+    #[serde(default)]
     pub metrics_path: String,
 }
 
@@ -215,14 +216,14 @@ pub struct ServiceConfig {
 }
 
 /// `[upstream_timeouts]` and `[services.upstream_timeouts]`: how long the proxy waits for an
-/// upstream before answering 504 (`upstream-timeout`). A request that times out does not use
-/// up the client's token.
+/// upstream before answering 504 (`upstream-timeout`), and how long a response body may go
+/// quiet. A request that times out before its headers does not use up the client's token.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct TimeoutConfig {
-    /// Milliseconds to open the TCP connection (default
-    /// [`TimeoutConfig::DEFAULT_CONNECT_MS`]); must be > 0.
+    /// Milliseconds to have a connection ready: TCP, TLS and the HTTP/2 handshake together
+    /// (default [`TimeoutConfig::DEFAULT_CONNECT_MS`]); must be > 0.
     #[serde(default, deserialize_with = "millis")]
     pub connect_ms: Option<u64>,
     /// Milliseconds the proxy waits on the upstream before its response headers arrive
@@ -231,6 +232,11 @@ pub struct TimeoutConfig {
     /// never while the client is still sending. `0`: no limit (long polling).
     #[serde(default, deserialize_with = "millis")]
     pub response_ms: Option<u64>,
+    /// Milliseconds the upstream may leave the client waiting for the next part of a
+    /// response body (default [`TimeoutConfig::DEFAULT_IDLE_MS`]); longer, and the body is
+    /// ended and the upstream dropped. `0`: no limit (silent streams, subscriptions).
+    #[serde(default, deserialize_with = "millis")]
+    pub idle_ms: Option<u64>,
 }
 
 /// Reads a millisecond count, so that `-1` or `"10s"` is refused as "expected a whole number
@@ -257,6 +263,9 @@ impl TimeoutConfig {
     pub const DEFAULT_CONNECT_MS: u64 = 10_000;
     /// The response timeout when none is configured: 60 seconds.
     pub const DEFAULT_RESPONSE_MS: u64 = 60_000;
+    /// The idle timeout of response bodies when none is configured: 5 minutes, well above
+    /// the heartbeat interval of server-sent events (decision 0808).
+    pub const DEFAULT_IDLE_MS: u64 = 300_000;
 }
 
 /// `[services.caveats]`: restrictions minted into each new token of a service.
@@ -296,9 +305,6 @@ fn default_admin() -> String {
 fn default_health() -> String {
     "/healthz".into()
 }
-fn default_metrics() -> String {
-    "/metrics".into()
-}
 fn default_store_kind() -> String {
     "sqlite".into()
 }
@@ -331,7 +337,7 @@ impl Default for ListenConfig {
             tls_cert: None,
             tls_key: None,
             health_path: default_health(),
-            metrics_path: default_metrics(),
+            metrics_path: String::new(),
         }
     }
 }
@@ -453,9 +459,11 @@ impl Config {
             own.connect_ms.or(global.connect_ms).unwrap_or(TimeoutConfig::DEFAULT_CONNECT_MS);
         let response =
             own.response_ms.or(global.response_ms).unwrap_or(TimeoutConfig::DEFAULT_RESPONSE_MS);
+        let idle = own.idle_ms.or(global.idle_ms).unwrap_or(TimeoutConfig::DEFAULT_IDLE_MS);
         Timeouts {
             connect: Duration::from_millis(connect),
             response: (response > 0).then(|| Duration::from_millis(response)),
+            idle: (idle > 0).then(|| Duration::from_millis(idle)),
         }
     }
 

@@ -251,13 +251,14 @@ fn validate_service(at: &str, s: &ServiceConfig) -> Result<(), Error> {
     Ok(())
 }
 
-/// A response timeout of 0 means "no limit" (long polling); a connect timeout of 0 would
-/// mean no connection ever succeeds, so it is refused rather than read as "no limit".
+/// A response or idle timeout of 0 means "no limit" (long polling, silent streams); a connect
+/// timeout of 0 would mean no connection ever succeeds, so it is refused rather than read as
+/// "no limit".
 fn check_timeouts(at: &str, t: &TimeoutConfig) -> Result<(), Error> {
     if t.connect_ms == Some(0) {
         return Err(Error::config(
             format!("{at}.connect_ms"),
-            "must be > 0 (only response_ms may be 0, for no limit)",
+            "must be > 0 (only response_ms and idle_ms may be 0, for no limit)",
         ));
     }
     Ok(())
