@@ -57,7 +57,6 @@ pub(crate) fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-/// Runs a command in the repository root, failing with its name when it fails.
 /// Like [`run`], but a command still running after `limit` is killed with every process it
 /// started (its process group), so one hung test fails CI with its output instead of holding
 /// the job until CI's own time limit cuts off everything.
@@ -78,18 +77,16 @@ fn bounded(cmd: &mut Command, limit: std::time::Duration, grouped: bool) -> Resu
     let started = std::time::Instant::now();
     loop {
         if let Some(status) = child.try_wait().map_err(|e| format!("{shown}: {e}"))? {
-            return if status.success() {
-                Ok(())
-            } else {
-                Err(format!("{shown} failed: {status}"))
-            };
+            return exited(&shown, status);
         }
         if started.elapsed() > limit {
             // Test binaries and the processes they spawn are in the group; killing only
             // cargo would leave them running with CI's output pipe open.
             #[cfg(unix)]
-            let _ =
-                Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
+            if grouped {
+                let group = format!("-{}", child.id());
+                let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+            }
             let _ = child.kill();
             let _ = child.wait();
             return Err(format!(
@@ -100,10 +97,15 @@ fn bounded(cmd: &mut Command, limit: std::time::Duration, grouped: bool) -> Resu
     }
 }
 
+/// Runs a command in the repository root, failing with its name when it fails.
 pub(crate) fn run(cmd: &mut Command) -> Result<(), String> {
     let shown = format!("{cmd:?}");
     println!("$ {shown}");
     let status = cmd.current_dir(root()).status().map_err(|e| format!("{shown}: {e}"))?;
+    exited(&shown, status)
+}
+
+fn exited(shown: &str, status: std::process::ExitStatus) -> Result<(), String> {
     if status.success() {
         Ok(())
     } else {
