@@ -7,7 +7,8 @@
 //!   the request, asks the [`InvoiceBackend`](l402_lightning::InvoiceBackend) for an invoice,
 //!   mints the macaroon and the `WWW-Authenticate` lines; [`Paywall::authorize`] looks the
 //!   root key up (with a cache), runs the sans-IO core, checks revocation and reserves a use;
-//!   [`Paywall::finish`] counts the use only when the handler succeeded;
+//!   [`Paywall::finish`] counts the use, or gives it back when the answer says the work was
+//!   not done ([`NotDelivered`], decision 0813), durably ([`Settlement`], decision 0609);
 //! - [`verify`]: the sans-IO core, credential + request context + root key → verdict;
 //! - [`KeyMode`]: one random root key per token in the store, or keys derived from a
 //!   rotating master secret ([`KeyRing`]) with no store read to verify;
@@ -53,8 +54,8 @@
 //!
 //! let authorized = paywall.authorize(&route, &request, None).await?;
 //! assert_eq!(authorized.token.service, "weather");
-//! let status = paywall.finish(authorized, true).await?;
-//! assert_eq!(status.remaining, Some(2));
+//! let finished = paywall.finish(authorized, true).await;
+//! assert_eq!(finished.status.remaining, Some(2));
 //! # Ok(())
 //! # }
 //! ```
@@ -63,21 +64,25 @@
 
 mod axum;
 mod cache;
+mod charge;
 pub mod client;
 mod error;
 mod keys;
 mod mint;
 mod paywall;
+mod settle;
 pub mod store;
 pub mod tower;
 pub mod verify;
 
 pub use crate::axum::NotProtected;
+pub use crate::charge::NotDelivered;
 pub use crate::client::TrustedProxies;
 pub use crate::error::Error;
 pub use crate::keys::{key_hash, KeyMode, KeyRing, RootKey, KEY_ID_LEN};
 pub use crate::mint::{macaroon, MintedChallenge, Price, PriceFuture, Route};
-pub use crate::paywall::{Authorized, Paywall, PaywallBuilder, PaywallConfig, RateLimit};
+pub use crate::paywall::{Authorized, Finished, Paywall, PaywallBuilder, PaywallConfig, RateLimit};
+pub use crate::settle::Settlement;
 pub use crate::store::RootKeyStore;
 pub use crate::verify::VerifiedToken;
 pub use l402_http::{TokenStatus, TOKEN_STATUS};

@@ -12,6 +12,7 @@ use l402_http::ChallengeStyle;
 use l402_lightning::CreatedInvoice;
 use l402_token::{Identifier, Macaroon};
 
+use crate::charge::NotDelivered;
 use crate::keys::RootKey;
 use crate::Error;
 
@@ -89,6 +90,8 @@ pub struct Route {
     pub caveats: Vec<Caveat>,
     /// The invoice description.
     pub memo: String,
+    /// The answers that give the use back (decision 0813); by default every 5xx.
+    pub not_delivered: NotDelivered,
 }
 
 impl Route {
@@ -105,6 +108,7 @@ impl Route {
             validity: None,
             max_uses: None,
             caveats: Vec::new(),
+            not_delivered: NotDelivered::default(),
         }
     }
 
@@ -135,6 +139,12 @@ impl Route {
     /// Adds an extension caveat.
     pub fn caveat(mut self, caveat: Caveat) -> Route {
         self.caveats.push(caveat);
+        self
+    }
+
+    /// Sets the answers that give the use back (default [`NotDelivered::default`]).
+    pub fn not_delivered(mut self, not_delivered: NotDelivered) -> Route {
+        self.not_delivered = not_delivered;
         self
     }
 

@@ -18,6 +18,7 @@ use crate::cache::KeyCache;
 use crate::client::{bucket, TrustedProxies};
 use crate::keys::{key_hash, KeyMode, RootKey};
 use crate::mint::{macaroon, MintedChallenge, Route};
+use crate::settle::{retry, Op, Settlement};
 use crate::store::{KeyRecord, Pruned, Reservation, RootKeyStore};
 use crate::verify::{identify, verify, VerifiedToken};
 use crate::Error;
@@ -54,8 +55,9 @@ pub struct PaywallConfig {
     pub rate_limit: RateLimit,
     /// Proxies whose forwarding headers name the real client.
     pub trusted_proxies: TrustedProxies,
-    /// How long a reserved use is held before a crashed request gives it back (default 5
-    /// minutes).
+    /// How long a reserved use is held without renewal before it counts as a use (default
+    /// 5 minutes): a crashed instance stops renewing, and its requests are charged then
+    /// (decision 0609). It also bounds how long a refused commit or give-back is retried.
     pub reservation_lease: Duration,
     /// How often minting also prunes the store (default one minute).
     pub prune_interval: Duration,
@@ -102,6 +104,17 @@ impl core::fmt::Debug for Paywall {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
+}
+
+/// What [`Paywall::finish`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Finished {
+    /// What the token still buys, for `L402-Token-Status`. After a refused commit or
+    /// give-back, the estimate made at verification.
+    pub status: TokenStatus,
+    /// How the use was settled.
+    pub settlement: Settlement,
 }
 
 /// Configures a [`Paywall`].
@@ -156,15 +169,18 @@ impl PaywallBuilder {
 }
 
 /// A request that passed verification, with its use reserved. Hand it back to
-/// [`Paywall::finish`] once the handler has answered; dropping it instead gives the use back.
+/// [`Paywall::finish`] once the handler has answered; dropping it instead charges the use
+/// (the request was abandoned after it was let through: decision 0813).
 #[derive(Debug)]
 pub struct Authorized {
     /// The verified token, for the handler.
     pub token: VerifiedToken,
     reservation: Option<Reservation>,
     store: Arc<dyn RootKeyStore>,
+    /// How long a refused commit is retried (the lease).
+    lease: Duration,
     /// Renews the reservation's lease while the request runs (a long stream would otherwise
-    /// outlive it and go uncounted).
+    /// outlive it and be counted early by a prune, with no way left to give it back).
     keeper: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -173,14 +189,16 @@ impl Drop for Authorized {
         if let Some(k) = self.keeper.take() {
             k.abort();
         }
-        // The request was abandoned (client gone, handler panicked): give the use back now
-        // rather than at the lease's end, if a runtime is there to do it.
+        // The request was abandoned (client gone, handler panicked or cancelled) after it was
+        // let through: the work may be done, so the use is charged. Without a runtime the
+        // reservation stays and counts when its lease lapses.
         if let (Some(r), Ok(rt)) = (self.reservation.take(), tokio::runtime::Handle::try_current())
         {
-            let store = Arc::clone(&self.store);
+            let (store, lease) = (Arc::clone(&self.store), self.lease);
             rt.spawn(async move {
-                if let Err(e) = store.release_use(&r).await {
-                    tracing::warn!(code = e.code(), "releasing an abandoned use failed");
+                if let Err(e) = store.commit_use(&r).await {
+                    tracing::warn!(code = e.code(), "charging an abandoned use failed; retrying");
+                    retry(store, r, Op::Commit, lease);
                 }
             });
         }
@@ -417,13 +435,14 @@ impl Paywall {
             token: VerifiedToken::new(&credential, &accepted, &route.service, used_before),
             reservation,
             store: Arc::clone(&self.store),
+            lease: self.config.reservation_lease,
             keeper,
         })
     }
 
     /// A task renewing `r`'s lease every third of it, until the request is finished or
     /// dropped (which abort it) or the reservation is gone. `None` without a tokio runtime:
-    /// the lease then bounds the request, as before.
+    /// a request outliving the lease is then counted by the next prune, whatever its end.
     fn keep_lease(&self, r: &Reservation) -> Option<tokio::task::JoinHandle<()>> {
         let rt = tokio::runtime::Handle::try_current().ok()?;
         let (store, clock, r) = (Arc::clone(&self.store), Arc::clone(&self.clock), r.clone());
@@ -464,31 +483,50 @@ impl Paywall {
         Ok((stored.root_key, stored.pending))
     }
 
-    /// Settles a request's use: counted when `success` (the handler answered without a
-    /// server error), given back otherwise. Returns what the token still buys.
-    pub async fn finish(
-        &self,
-        mut authorized: Authorized,
-        success: bool,
-    ) -> Result<TokenStatus, Error> {
+    /// Settles a request's use: counted when `charge`, given back otherwise (only when the
+    /// request provably did no work: decision 0813). Never fails: a store that refuses is
+    /// retried in the background, and a reservation left unsettled counts as a use when its
+    /// lease lapses (decision 0609). Returns what the token still buys, as far as known.
+    pub async fn finish(&self, mut authorized: Authorized, charge: bool) -> Finished {
         if let Some(k) = authorized.keeper.take() {
             k.abort();
         }
-        let mut status = TokenStatus {
-            expires: authorized.token.expires,
-            remaining: authorized.token.remaining,
+        let estimate = authorized.token.remaining;
+        let mut status = TokenStatus { expires: authorized.token.expires, remaining: estimate };
+        let Some(r) = authorized.reservation.take() else {
+            return Finished { status, settlement: Settlement::Unmetered };
         };
-        if let Some(r) = authorized.reservation.take() {
-            if success {
-                let used = self.store.commit_use(&r).await?;
-                status.remaining = Some(r.allowance.saturating_sub(used));
-            } else {
-                self.store.release_use(&r).await?;
-                let used = self.store.uses(&r.token_id).await?;
-                status.remaining = Some(r.allowance.saturating_sub(used));
+        let lease = self.config.reservation_lease;
+        let store = &self.store;
+        let settlement = if charge {
+            match store.commit_use(&r).await {
+                Ok(used) => {
+                    status.remaining = Some(r.allowance.saturating_sub(used));
+                    Settlement::Charged
+                }
+                Err(e) => {
+                    tracing::warn!(code = e.code(), "counting a use failed; retrying");
+                    retry(Arc::clone(store), r, Op::Commit, lease);
+                    Settlement::ChargeRetried
+                }
             }
-        }
-        Ok(status)
+        } else {
+            match store.release_use(&r).await {
+                Ok(()) => {
+                    status.remaining = match store.uses(&r.token_id).await {
+                        Ok(used) => Some(r.allowance.saturating_sub(used)),
+                        Err(_) => estimate.map(|n| n.saturating_add(1)),
+                    };
+                    Settlement::GivenBack
+                }
+                Err(e) => {
+                    tracing::warn!(code = e.code(), "giving a use back failed; retrying");
+                    retry(Arc::clone(store), r, Op::Release, lease);
+                    Settlement::GiveBackRetried
+                }
+            }
+        };
+        Finished { status, settlement }
     }
 
     /// Revokes a token id everywhere the store reaches.
@@ -510,7 +548,8 @@ impl Paywall {
 
     /// Prunes now (minting also does it every `prune_interval`, in the background): pending
     /// keys past their deadline are checked against the node, paid ones kept and unpaid ones
-    /// forgotten; lapsed reservations and finished rate windows go.
+    /// forgotten; lapsed reservations are counted as uses (decision 0609) and finished rate
+    /// windows go.
     pub async fn prune(&self) -> Result<Pruned, Error> {
         let now = self.now();
         prune(&*self.store, &*self.backend, now, now.saturating_add(self.recheck_delay())).await

@@ -1,6 +1,8 @@
 //! A request that runs longer than the reservation lease (a long gRPC stream, a long poll)
 //! keeps its reservation: the paywall renews it until the request is finished, so the use is
-//! counted when it ends. Time is tokio's paused clock and a manual wall clock: nothing sleeps.
+//! settled when it ends, counted or given back as its end says. A reservation that lapses
+//! counts as a use (decision 0609). Time is tokio's paused clock and a manual wall clock:
+//! nothing sleeps.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -16,7 +18,7 @@ type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + 
 
 const LEASE: Duration = Duration::from_secs(300);
 
-async fn run(renewed: bool) -> Result<(u64, Option<u64>)> {
+async fn run(renewed: bool, charge: bool) -> Result<(u64, Option<u64>)> {
     let clock = Arc::new(ManualClock::new(SystemTime::now()));
     let node = DevNode::builder().clock(clock.clone()).build()?;
     let mut config = PaywallConfig::default();
@@ -50,22 +52,29 @@ async fn run(renewed: bool) -> Result<(u64, Option<u64>)> {
         }
         paywall.prune().await?;
     }
-    let status = paywall.finish(authorized, true).await?;
+    let finished = paywall.finish(authorized, charge).await;
     let uses = paywall.store().uses(&minted.identifier.token_id).await?;
-    Ok((uses, status.remaining))
+    Ok((uses, finished.status.remaining))
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_request_longer_than_the_lease_is_still_counted() -> Result {
-    assert_eq!(run(true).await?, (1, Some(0)));
+async fn a_request_longer_than_the_lease_is_counted_once() -> Result {
+    assert_eq!(run(true, true).await?, (1, Some(0)));
     Ok(())
 }
 
-/// The same run with the renewal task starved of time: the lease lapses, a prune releases
-/// the reservation, and the finished request counts nothing. This is what the renewal
-/// prevents (and what shows the first test can fail).
 #[tokio::test(start_paused = true)]
-async fn without_renewal_the_lapsed_reservation_counts_nothing() -> Result {
-    assert_eq!(run(false).await?, (0, Some(1)));
+async fn a_request_longer_than_the_lease_can_still_be_given_back() -> Result {
+    assert_eq!(run(true, false).await?, (0, Some(1)));
+    Ok(())
+}
+
+/// The same run with the renewal task starved of time: the lease lapses and a prune counts
+/// the reservation as a use (fail closed), so giving it back at the end is too late. This is
+/// what the renewal prevents (and what shows the test above can fail).
+#[tokio::test(start_paused = true)]
+async fn without_renewal_the_lapsed_reservation_is_counted() -> Result {
+    assert_eq!(run(false, false).await?, (1, Some(0)));
+    assert_eq!(run(false, true).await?, (1, Some(0)), "and counted once");
     Ok(())
 }

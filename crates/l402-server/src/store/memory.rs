@@ -186,7 +186,19 @@ impl RootKeyStore for MemoryStore {
     async fn prune(&self, now: i64) -> Result<Pruned, Error> {
         let mut s = self.lock();
         let (r, w) = (s.reservations.len(), s.windows.len());
-        s.reservations.retain(|_, (_, lease)| *lease > now);
+        // A lapsed reservation counts as a use (decision 0609).
+        let lapsed: Vec<i64> = s
+            .reservations
+            .iter()
+            .filter(|(_, (_, lease))| *lease <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in lapsed {
+            if let Some((token, _)) = s.reservations.remove(&id) {
+                let used = s.used.entry(token).or_insert(0);
+                *used = used.saturating_add(1);
+            }
+        }
         s.windows.retain(|(_, end), _| *end > now);
         Ok(Pruned {
             reservations: (r - s.reservations.len()) as u64,

@@ -64,7 +64,8 @@ pub struct StoredKey {
     pub pending: bool,
 }
 
-/// One use of a token, reserved but not yet counted (charge on success, decision 0603).
+/// One use of a token, reserved but not yet counted (decisions 0603, 0813). It counts as a
+/// use unless it is released, explicitly: one that lapses is counted (decision 0609).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reservation {
     /// Random id of this reservation.
@@ -83,7 +84,7 @@ pub struct Pruned {
     pub keys: u64,
     /// Pending root keys kept for good: their invoice turned out to be paid.
     pub confirmed: u64,
-    /// Reservations past their lease, released.
+    /// Reservations past their lease, counted as uses.
     pub reservations: u64,
     /// Finished rate-limit windows.
     pub windows: u64,
@@ -126,7 +127,8 @@ pub trait RootKeyStore: Send + Sync + fmt::Debug {
 
     /// Reserves one use of a token with `allowance` uses: succeeds only while counted plus
     /// reserved uses are below the allowance. The reservation lapses at `lease_until` unless
-    /// committed or released (a crash mid-request then gives the use back at the next prune).
+    /// committed, released or renewed, and a lapsed reservation counts as a use (a crash
+    /// mid-request is charged at the next prune: decision 0609).
     async fn reserve_use(
         &self,
         token_id: &TokenId,
@@ -139,10 +141,11 @@ pub trait RootKeyStore: Send + Sync + fmt::Debug {
     async fn commit_use(&self, reservation: &Reservation) -> Result<u64, Error>;
 
     /// Moves a reservation's lapse to `lease_until`, for a request that is still running (a
-    /// long stream); returns false if it is no longer held (settled, or lapsed and released).
+    /// long stream); returns false if it is no longer held (settled, or lapsed and counted).
     async fn renew_use(&self, reservation: &Reservation, lease_until: i64) -> Result<bool, Error>;
 
-    /// Gives a reserved use back without counting it.
+    /// Gives a reserved use back without counting it. A reservation already settled or
+    /// pruned stays as it was (a lapsed one was counted).
     async fn release_use(&self, reservation: &Reservation) -> Result<(), Error>;
 
     /// Counted uses of a token.
@@ -152,7 +155,8 @@ pub trait RootKeyStore: Send + Sync + fmt::Debug {
     /// hits in that window including this one.
     async fn count_hit(&self, bucket: &str, window_end: i64) -> Result<u64, Error>;
 
-    /// Releases lapsed reservations and drops rate-limit windows that ended, as of `now`.
+    /// Counts lapsed reservations (`lease_until <= now`) as uses, deleting them, and drops
+    /// rate-limit windows that ended, as of `now`.
     /// Pending keys are not touched: only the paywall, which can ask the node whether they
     /// were paid, forgets them.
     async fn prune(&self, now: i64) -> Result<Pruned, Error>;

@@ -420,12 +420,13 @@ impl RootKeyStore for PostgresStore {
     }
 
     async fn prune(&self, now: i64) -> Result<Pruned, Error> {
+        // A lapsed reservation counts as a use (decision 0609).
         let released = self
             .client
             .query(
                 "WITH r AS (DELETE FROM l402_reservations WHERE lease_until <= $1 RETURNING token_id),
                       c AS (SELECT token_id, count(*) AS n FROM r GROUP BY token_id)
-                 UPDATE l402_usage u SET reserved = u.reserved - c.n
+                 UPDATE l402_usage u SET reserved = u.reserved - c.n, used = u.used + c.n
                  FROM c WHERE u.token_id = c.token_id RETURNING c.n",
                 &[&now],
             )

@@ -376,6 +376,14 @@ impl RootKeyStore for SqliteStore {
     async fn prune(&self, now: i64) -> Result<Pruned, Error> {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // A lapsed reservation counts as a use (decision 0609).
+            tx.execute(
+                "INSERT INTO l402_usage (token_id, used)
+                 SELECT token_id, count(*) FROM l402_reservations WHERE lease_until <= ?1
+                 GROUP BY token_id
+                 ON CONFLICT (token_id) DO UPDATE SET used = used + excluded.used",
+                params![now],
+            )?;
             let reservations =
                 tx.execute("DELETE FROM l402_reservations WHERE lease_until <= ?1", params![now])?;
             let windows =

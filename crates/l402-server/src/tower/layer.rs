@@ -89,24 +89,20 @@ where
                 Err(e) => return Ok(refuse(&paywall, &route, &parts, client, e).await),
             };
             parts.extensions.insert(authorized.token.clone());
+            // Charged unless the handler's status says the work was not done (decision
+            // 0813). An inner error has no status: charged. If this future is dropped while
+            // the handler runs, dropping `authorized` charges the use too.
             match inner.call(Request::from_parts(parts, body)).await {
                 Ok(mut response) => {
-                    let success = !response.status().is_server_error();
-                    match paywall.finish(authorized, success).await {
-                        Ok(status) => {
-                            if let Some(v) = status.to_header_value() {
-                                response.headers_mut().insert(TOKEN_STATUS, v);
-                            }
-                        }
-                        // The handler already answered; its answer stands.
-                        Err(e) => tracing::warn!(code = e.code(), "settling a use failed"),
+                    let charge = !route.not_delivered.http(response.status());
+                    let finished = paywall.finish(authorized, charge).await;
+                    if let Some(v) = finished.status.to_header_value() {
+                        response.headers_mut().insert(TOKEN_STATUS, v);
                     }
                     Ok(response)
                 }
                 Err(e) => {
-                    if let Err(f) = paywall.finish(authorized, false).await {
-                        tracing::warn!(code = f.code(), "giving a use back failed");
-                    }
+                    paywall.finish(authorized, true).await;
                     Err(e)
                 }
             }

@@ -60,7 +60,7 @@ where
     check!(revocation_reaches_the_other_instance);
     check!(usage_is_exact_under_concurrency);
     check!(release_gives_the_use_back);
-    check!(lapsed_reservations_are_released_by_prune);
+    check!(lapsed_reservations_count_as_uses);
     check!(renewed_reservations_outlive_their_first_lease);
     check!(rate_windows_count_across_instances);
     Ok(())
@@ -175,12 +175,25 @@ async fn release_gives_the_use_back(p: Pair) -> Result {
     Ok(())
 }
 
-async fn lapsed_reservations_are_released_by_prune(p: Pair) -> Result {
-    let _crashed = p.a.reserve_use(&token(9), 1, 50).await?.ok_or("granted")?;
-    assert!(p.b.reserve_use(&token(9), 1, 100).await?.is_none());
+/// A reservation nobody settles (a crash, a store outage at commit time) is charged when its
+/// lease lapses: fail closed (decision 0609).
+async fn lapsed_reservations_count_as_uses(p: Pair) -> Result {
+    let crashed = p.a.reserve_use(&token(9), 2, 50).await?.ok_or("granted")?;
+    let _other = p.a.reserve_use(&token(9), 2, 80).await?.ok_or("second use granted")?;
+    assert!(p.b.reserve_use(&token(9), 2, 100).await?.is_none());
     assert_eq!(p.b.prune(49).await?.reservations, 0);
+    assert_eq!(p.a.uses(&token(9)).await?, 0);
     assert_eq!(p.b.prune(50).await?.reservations, 1);
-    assert!(p.a.reserve_use(&token(9), 1, 100).await?.is_some(), "lapsed use came back");
+    assert_eq!(p.a.uses(&token(9)).await?, 1, "the lapsed reservation was counted");
+    assert!(p.b.reserve_use(&token(9), 2, 100).await?.is_none(), "the other is still held");
+    // Settling it late changes nothing: it was counted once.
+    assert_eq!(p.a.commit_use(&crashed).await?, 1);
+    p.b.release_use(&crashed).await?;
+    assert_eq!(p.b.uses(&token(9)).await?, 1);
+    assert_eq!(p.b.prune(80).await?.reservations, 1);
+    assert_eq!(p.a.uses(&token(9)).await?, 2, "each lapsed reservation counts once");
+    assert!(p.a.reserve_use(&token(9), 2, 100).await?.is_none(), "no use comes back");
+    assert!(p.a.reserve_use(&token(10), 1, 100).await?.is_some(), "other tokens untouched");
     Ok(())
 }
 
@@ -193,7 +206,8 @@ async fn renewed_reservations_outlive_their_first_lease(p: Pair) -> Result {
     assert!(!p.a.renew_use(&r, 400).await?, "settled: nothing to renew");
     let lapsed = p.a.reserve_use(&token(16), 1, 50).await?.ok_or("granted")?;
     assert_eq!(p.b.prune(60).await?.reservations, 1);
-    assert!(!p.a.renew_use(&lapsed, 400).await?, "released: nothing to renew");
+    assert!(!p.a.renew_use(&lapsed, 400).await?, "counted: nothing to renew");
+    assert_eq!(p.a.uses(&token(16)).await?, 1);
     Ok(())
 }
 
