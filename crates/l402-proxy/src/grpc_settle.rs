@@ -1,30 +1,26 @@
-//! A gRPC call is charged at its `grpc-status`, not at its response headers (decision 0807).
+//! A gRPC call is settled at its `grpc-status`, not at its response headers (decisions 0807,
+//! 0813).
 //!
 //! gRPC answers HTTP 200 whatever happens and puts the outcome in the trailers, after the
-//! last message. Counting the use when the headers arrive would charge for calls the upstream
-//! then fails with `INTERNAL` or `UNAVAILABLE`. So the response body is wrapped: when the
-//! trailers come, the use is committed or given back, and `L402-Token-Status` is added to the
-//! trailers, where gRPC clients read metadata that arrives after the headers.
+//! last message. So the response body is wrapped: when the trailers come, the use is charged
+//! or given back, and `L402-Token-Status` is added to the trailers, where gRPC clients read
+//! metadata that arrives after the headers. A call that delivered a message is charged
+//! whatever its status; one that sent none is given back only for a status the service marks
+//! as "not delivered". Everything that is not the upstream's own status (a cut, a break, the
+//! client going away) is charged.
 
 use std::future::Future as _;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{HeaderMap, HeaderValue};
 use hyper::body::{Bytes, Frame, SizeHint};
-use l402_server::{Authorized, Paywall, TOKEN_STATUS};
+use l402_server::{NotDelivered, TOKEN_STATUS};
 use tokio::task::JoinHandle;
 
+use crate::charge::{self, Reason, Use};
+use crate::idle::IdleTimeout;
 use crate::upstream::{Body, BoxError};
-
-/// The codes that mean the server side failed (the ones the usual gRPC to HTTP mapping sends
-/// to 5xx): UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS. The
-/// others (`OK`, and the caller's mistakes such as INVALID_ARGUMENT or NOT_FOUND) are answers
-/// the client paid for.
-pub(crate) fn is_server_failure(code: u32) -> bool {
-    matches!(code, 2 | 4 | 12 | 13 | 14 | 15)
-}
 
 /// The `grpc-status` in `headers`, if there is one; an unreadable value counts as UNKNOWN.
 pub(crate) fn status(headers: &HeaderMap) -> Option<u32> {
@@ -45,59 +41,31 @@ pub(crate) fn status_pending(headers: &HeaderMap) -> bool {
     grpc && status(headers).is_none()
 }
 
-/// Settles `authorized` with `success`, answering the status header to add.
-fn settle(
-    paywall: Arc<Paywall>,
-    authorized: Authorized,
-    success: bool,
-) -> JoinHandle<Option<HeaderValue>> {
-    tokio::spawn(async move {
-        match paywall.finish(authorized, success).await {
-            Ok(status) => status.to_header_value(),
-            Err(e) => {
-                tracing::warn!(code = e.code(), "counting a gRPC use failed");
-                None
-            }
-        }
-    })
+fn settle(paid: Use, reason: Reason) -> JoinHandle<Option<HeaderValue>> {
+    tokio::spawn(paid.settle(reason))
 }
 
 enum State {
     /// Passing messages through, the use still reserved.
-    Streaming(Arc<Paywall>, Authorized),
+    Streaming(Use),
     /// Trailers held back until the use is settled.
     Settling(JoinHandle<Option<HeaderValue>>, HeaderMap),
     Done,
 }
 
-/// A gRPC response body that settles its use when the status arrives.
+/// A gRPC response body that settles its use when the status arrives. Dropped before that
+/// (the client went away), its [`Use`] is charged.
 pub(crate) struct Settled {
     inner: Body,
     state: State,
+    rule: NotDelivered,
     /// Whether a message went to the client.
     delivered: bool,
 }
 
 impl Settled {
-    pub(crate) fn new(inner: Body, paywall: Arc<Paywall>, authorized: Authorized) -> Settled {
-        Settled { inner, state: State::Streaming(paywall, authorized), delivered: false }
-    }
-}
-
-impl Drop for Settled {
-    fn drop(&mut self) {
-        // The client went away before the status. The messages it already received are what it
-        // paid for: charged, as an HTTP response is once its headers are out, or cancelling
-        // before the trailers would make any stream free. Before any message, `Authorized`'s
-        // own drop gives the use back.
-        if !self.delivered || tokio::runtime::Handle::try_current().is_err() {
-            return;
-        }
-        if let State::Streaming(paywall, authorized) =
-            core::mem::replace(&mut self.state, State::Done)
-        {
-            drop(settle(paywall, authorized, true));
-        }
+    pub(crate) fn new(inner: Body, paid: Use, rule: NotDelivered) -> Settled {
+        Settled { inner, state: State::Streaming(paid), rule, delivered: false }
     }
 }
 
@@ -111,30 +79,37 @@ impl hyper::body::Body for Settled {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         // Each arm puts back the state it leaves in; `Done` is what stays otherwise.
         match core::mem::replace(&mut self.state, State::Done) {
-            State::Streaming(paywall, authorized) => {
+            State::Streaming(paid) => {
                 let Poll::Ready(polled) = Pin::new(&mut self.inner).poll_frame(cx) else {
-                    self.state = State::Streaming(paywall, authorized);
+                    self.state = State::Streaming(paid);
                     return Poll::Pending;
                 };
                 match polled.map(|r| r.map(Frame::into_trailers)) {
                     Some(Ok(Err(data))) => {
-                        self.state = State::Streaming(paywall, authorized);
+                        self.state = State::Streaming(paid);
                         self.delivered = true;
                         Poll::Ready(Some(Ok(data)))
                     }
                     Some(Ok(Ok(trailers))) => {
-                        let success = status(&trailers).is_some_and(|c| !is_server_failure(c));
-                        self.state =
-                            State::Settling(settle(paywall, authorized, success), trailers);
+                        let code = status(&trailers).unwrap_or(2);
+                        let reason = charge::at_status(code, self.delivered, &self.rule);
+                        self.state = State::Settling(settle(paid, reason), trailers);
                         self.poll_frame(cx)
                     }
-                    // Ended or broke before its status: a gRPC client reports a failure.
+                    // The upstream went quiet before its status: the proxy writes one, and
+                    // charges (the upstream had the request).
+                    Some(Err(e)) if e.is::<IdleTimeout>() => {
+                        let trailers = crate::idle::grpc_trailers();
+                        self.state = State::Settling(settle(paid, Reason::UpstreamIdle), trailers);
+                        self.poll_frame(cx)
+                    }
+                    // Broke or ended without a status: no status says the work was not done.
                     Some(Err(e)) => {
-                        drop(settle(paywall, authorized, false));
+                        drop(settle(paid, Reason::UpstreamError));
                         Poll::Ready(Some(Err(e)))
                     }
                     None => {
-                        drop(settle(paywall, authorized, false));
+                        drop(settle(paid, Reason::NoStatus));
                         Poll::Ready(None)
                     }
                 }
@@ -177,8 +152,6 @@ mod tests {
         assert_eq!(status(&h), Some(0));
         h.insert("grpc-status", HeaderValue::from_static("x"));
         assert_eq!(status(&h), Some(2), "unreadable is UNKNOWN");
-        let failures: Vec<u32> = (0..=16).filter(|c| is_server_failure(*c)).collect();
-        assert_eq!(failures, vec![2, 4, 12, 13, 14, 15]);
     }
 
     #[test]

@@ -28,6 +28,15 @@ pub(crate) enum Ending {
     Trailers(HeaderMap),
 }
 
+/// The trailers a gRPC response the upstream went quiet on ends with: DEADLINE_EXCEEDED,
+/// written by the proxy, so it never gives a use back (decision 0813).
+pub(crate) fn grpc_trailers() -> HeaderMap {
+    let mut t = HeaderMap::new();
+    t.insert("grpc-status", http::HeaderValue::from_static("4"));
+    t.insert("grpc-message", http::HeaderValue::from_static("upstream idle timeout"));
+    t
+}
+
 /// The error a cut-off body ends with.
 #[derive(Debug)]
 pub(crate) struct IdleTimeout;

@@ -53,6 +53,7 @@
 #![warn(missing_docs)]
 
 mod admin;
+mod charge;
 pub mod config;
 mod error;
 mod grpc_settle;

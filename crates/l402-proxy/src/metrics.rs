@@ -37,7 +37,7 @@ impl core::fmt::Debug for Metrics {
     }
 }
 
-const HELP: [(&str, &str, &str); 9] = [
+const HELP: [(&str, &str, &str); 11] = [
     (
         "l402_proxy_requests_total",
         "counter",
@@ -54,6 +54,16 @@ const HELP: [(&str, &str, &str); 9] = [
         "l402_proxy_verdicts_total",
         "counter",
         "Authorization verdicts by service and code (\"ok\", \"free\", or the refusal code).",
+    ),
+    (
+        "l402_proxy_uses_total",
+        "counter",
+        "Paid requests' uses by service, outcome (charged, refunded) and reason (decision 0813).",
+    ),
+    (
+        "l402_proxy_use_retries_total",
+        "counter",
+        "Uses the store refused to settle at once, retried in the background (decision 0609).",
     ),
     (
         "l402_proxy_upstream_responses_total",

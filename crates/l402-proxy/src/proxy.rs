@@ -14,6 +14,7 @@ use hyper_util::rt::TokioIo;
 use l402_server::tower::{problem_response, Disposition};
 use l402_server::{MintedChallenge, Paywall, Route, TOKEN_STATUS};
 
+use crate::charge::{self, Reason, Use};
 use crate::config::ServiceConfig;
 use crate::grpc_settle;
 use crate::headers;
@@ -21,7 +22,7 @@ use crate::idle::{Ending, Idle};
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::path::normalize;
-use crate::upstream::{Body, BoxError, Failure, Upstream};
+use crate::upstream::{Body, BoxError, Failure, Unanswered, Upstream};
 
 /// gRPC status codes the proxy answers with.
 const GRPC_UNAUTHENTICATED: u32 = 16;
@@ -35,8 +36,9 @@ const GRPC_DEADLINE_EXCEEDED: u32 = 4;
 enum Outcome {
     /// The upstream's own answer (headers received).
     Upstream(Response<Body>),
-    /// The proxy's answer when the upstream gave none (timeout, failure, bad target).
-    Proxy(Response<Body>),
+    /// The proxy's answer when the upstream gave none (timeout, failure, bad target), and
+    /// whether that charges the use (decision 0813).
+    Proxy(Response<Body>, Reason),
 }
 
 /// One configured service, ready to serve.
@@ -122,15 +124,6 @@ fn failed(failure: &Failure, grpc: bool) -> Response<Body> {
     }
 }
 
-/// The trailers a gRPC response the upstream went quiet on ends with: a status the proxy
-/// writes, so not charged (decision 0807).
-fn idle_trailers() -> http::HeaderMap {
-    let mut t = http::HeaderMap::new();
-    t.insert("grpc-status", HeaderValue::from(GRPC_DEADLINE_EXCEEDED));
-    t.insert("grpc-message", HeaderValue::from_static("upstream idle timeout"));
-    t
-}
-
 struct InFlight<'a>(&'a Shared);
 
 impl Drop for InFlight<'_> {
@@ -213,7 +206,9 @@ impl Shared {
         }
         let client = self.paywall.client_addr(Some(peer.ip()), req.headers());
 
-        let authorized = if m.free {
+        // Held from here on: if this future is dropped (the client went away), the use is
+        // charged (decision 0813).
+        let paid = if m.free {
             self.metrics.inc("l402_proxy_verdicts_total", &[("service", name), ("code", "free")]);
             None
         } else {
@@ -223,7 +218,8 @@ impl Shared {
                     self.metrics
                         .inc("l402_proxy_verdicts_total", &[("service", name), ("code", "ok")]);
                     req = Request::from_parts(parts, body);
-                    Some(a)
+                    let paywall = Arc::clone(&self.paywall);
+                    Some(Use::new(a, paywall, Arc::clone(&self.metrics), name))
                 }
                 Err(e) => {
                     self.metrics
@@ -233,32 +229,28 @@ impl Shared {
                 }
             }
         };
-        let (mut response, answered) =
-            match self.forward(service, req, peer, tls, host.as_deref(), grpc).await {
-                Outcome::Upstream(r) => (r, true),
-                Outcome::Proxy(r) => (r, false),
+        let outcome =
+            self.forward(service, req, peer, tls, host.as_deref(), grpc, paid.is_some()).await;
+        let Some(paid) = paid else {
+            return match outcome {
+                Outcome::Upstream(r) | Outcome::Proxy(r, _) => r,
             };
-        if let Some(a) = authorized {
-            if answered && grpc_settle::status_pending(response.headers()) {
+        };
+        let rule = &service.route.not_delivered;
+        let (mut response, reason) = match outcome {
+            Outcome::Proxy(r, reason) => (r, reason),
+            Outcome::Upstream(r) if grpc_settle::status_pending(r.headers()) => {
                 // The call's outcome comes in the trailers: settle there (decision 0807).
-                let paywall = Arc::clone(&self.paywall);
-                return response.map(|body| grpc_settle::Settled::new(body, paywall, a).boxed());
+                let rule = rule.clone();
+                return r.map(|body| grpc_settle::Settled::new(body, paid, rule).boxed());
             }
-            // Charge on success only (decision 0603): the upstream answered, below 500, and
-            // for a trailers-only gRPC answer with a status that is not a server failure. A
-            // gRPC failure from the proxy is HTTP 200, hence `answered`, not the status alone.
-            let success = answered
-                && !response.status().is_server_error()
-                && !grpc_settle::status(response.headers())
-                    .is_some_and(grpc_settle::is_server_failure);
-            match self.paywall.finish(a, success).await {
-                Ok(status) => {
-                    if let Some(v) = status.to_header_value() {
-                        response.headers_mut().insert(TOKEN_STATUS, v);
-                    }
-                }
-                Err(e) => tracing::warn!(service = name, code = e.code(), "counting a use failed"),
+            Outcome::Upstream(r) => {
+                let reason = charge::at_headers(r.status(), r.headers(), rule);
+                (r, reason)
             }
+        };
+        if let Some(v) = paid.settle(reason).await {
+            response.headers_mut().insert(TOKEN_STATUS, v);
         }
         response
     }
@@ -330,6 +322,9 @@ impl Shared {
         })
     }
 
+    /// Forwards `req`; `paid` when a use rides on it (a gRPC status the proxy has to write
+    /// after an idle cut is then written where the use is settled).
+    #[allow(clippy::too_many_arguments, reason = "one request's facts; moves with issue 13")]
     async fn forward(
         &self,
         service: &Service,
@@ -338,6 +333,7 @@ impl Shared {
         tls: bool,
         host: Option<&str>,
         grpc: bool,
+        paid: bool,
     ) -> Outcome {
         let name = service.config.name.as_str();
         let upgrade = headers::wants_upgrade(req.headers());
@@ -352,11 +348,12 @@ impl Shared {
             .path_and_query(target.as_str())
             .build();
         let Ok(uri) = uri else {
-            return Outcome::Proxy(full(
+            let r = full(
                 StatusCode::BAD_REQUEST,
                 "text/plain; charset=utf-8",
                 "invalid request target\n",
-            ));
+            );
+            return Outcome::Proxy(r, Reason::NotSent);
         };
         parts.uri = uri;
         let upgrade_proto = parts.headers.get(header::UPGRADE).cloned();
@@ -384,7 +381,7 @@ impl Shared {
         );
         let mut response = match result {
             Ok(r) => r,
-            Err(failure) => {
+            Err(Unanswered { failure, maybe_sent }) => {
                 let label = match failure {
                     Failure::Timeout => "timeout",
                     Failure::Unreachable(_) | Failure::Broken(_) => "error",
@@ -401,7 +398,13 @@ impl Shared {
                         tracing::warn!(service = name, code = failure.code(), error = %e, "upstream failed");
                     }
                 }
-                return Outcome::Proxy(failed(&failure, grpc));
+                // Given back only if the upstream provably never had the request.
+                let reason = match (&failure, maybe_sent) {
+                    (_, false) => Reason::NotSent,
+                    (Failure::Timeout, true) => Reason::Timeout,
+                    (Failure::Unreachable(_) | Failure::Broken(_), true) => Reason::UpstreamError,
+                };
+                return Outcome::Proxy(failed(&failure, grpc), reason);
             }
         };
         let status = response.status();
@@ -414,7 +417,7 @@ impl Shared {
             let Some(client_upgrade) = client_upgrade else {
                 let failure = Failure::Broken("upstream switched protocols unasked".into());
                 tracing::warn!(service = name, code = failure.code(), "unexpected upgrade");
-                return Outcome::Proxy(failed(&failure, grpc));
+                return Outcome::Proxy(failed(&failure, grpc), Reason::UpstreamError);
             };
             let upstream_upgrade = hyper::upgrade::on(&mut response);
             let service_name = name.to_owned();
@@ -448,10 +451,11 @@ impl Shared {
         headers::remove_hop_by_hop(&mut parts.headers, false);
         let mut body: Body = body.map_err(|e| -> BoxError { Box::new(e) }).boxed();
         if let Some(limit) = service.upstream.timeouts.idle {
-            // A gRPC status still to come is written by the proxy; anything else is cut, so
-            // the client cannot take part of a body for all of it.
-            let ending = if grpc_settle::status_pending(&parts.headers) {
-                Ending::Trailers(idle_trailers())
+            // A gRPC status still to come is written by the proxy (by the settling body when
+            // a use rides on it); anything else is cut, so the client cannot take part of a
+            // body for all of it.
+            let ending = if grpc_settle::status_pending(&parts.headers) && !paid {
+                Ending::Trailers(crate::idle::grpc_trailers())
             } else {
                 Ending::Cut
             };

@@ -353,6 +353,7 @@ fn build_service(i: usize, s: &ServiceConfig, timeouts: Timeouts) -> Result<Serv
     route.capability = s.capability.clone();
     route.validity = c.valid_for_secs.map(Duration::from_secs);
     route.max_uses = c.max_uses;
+    route.not_delivered = s.not_delivered();
     if !c.methods.is_empty() {
         route = route.caveat(l402_caveats::Caveat::Methods(c.methods.clone()));
     }

@@ -67,6 +67,17 @@ pub(crate) enum Failure {
     Broken(BoxError),
 }
 
+/// A request the upstream gave no usable response to.
+#[derive(Debug)]
+pub(crate) struct Unanswered {
+    pub(crate) failure: Failure,
+    /// Whether the upstream may have received the request: false only when no connection was
+    /// ever handed to it, or connecting failed (TCP, TLS, HTTP/2 handshake). hyper-util sets
+    /// the captured connection before it writes a byte, and retries on its own only requests
+    /// that a reused connection gave back unsent, so anything else may have been sent.
+    pub(crate) maybe_sent: bool,
+}
+
 impl Failure {
     /// The stable code clients and logs see.
     pub(crate) fn code(&self) -> &'static str {
@@ -144,36 +155,44 @@ impl Upstream {
         &self,
         mut request: Request<Body>,
         http2: bool,
-    ) -> Result<Response<Incoming>, Failure> {
+    ) -> Result<Response<Incoming>, Unanswered> {
         let client = if http2 { &self.http2 } else { &self.http1 };
         // The connector's own timeout covers TCP only: an upstream that accepts and never
         // finishes TLS would hold the request for ever when `response_ms = 0`.
-        let connected = capture_connection(&mut request);
+        let mut connected = capture_connection(&mut request);
+        // Each failure says whether it happened while connecting.
+        let failed = |e: hyper_util::client::legacy::Error| (e.is_connect(), Failure::from(e));
         let answer = async {
             match self.timeouts.response {
-                None => client.request(request).await.map_err(Failure::from),
+                None => client.request(request).await.map_err(failed),
                 Some(limit) => {
                     let (parts, body) = request.into_parts();
                     let (body, turn) = Watched::new(body);
                     let call = client.request(Request::from_parts(parts, body.boxed()));
                     tokio::select! {
-                        r = call => r.map_err(Failure::from),
-                        () = stalled(turn, limit) => Err(Failure::Timeout),
+                        r = call => r.map_err(failed),
+                        () = stalled(turn, limit) => Err((false, Failure::Timeout)),
                     }
                 }
             }
         };
-        tokio::select! {
+        let result = tokio::select! {
             r = answer => r,
-            () = unconnected(connected, self.timeouts.connect) => Err(Failure::Timeout),
-        }
+            () = unconnected(&mut connected, self.timeouts.connect) => {
+                Err((true, Failure::Timeout))
+            }
+        };
+        result.map_err(|(connecting, failure)| Unanswered {
+            failure,
+            maybe_sent: !connecting && connected.connection_metadata().is_some(),
+        })
     }
 }
 
 /// Completes if `limit` passes before the client has a connection ready for the request
 /// (TCP, TLS, HTTP/2 handshake; a pooled connection is ready at once); never completes
 /// otherwise, so the response timeout alone governs what follows.
-async fn unconnected(mut connected: CaptureConnection, limit: Duration) {
+async fn unconnected(connected: &mut CaptureConnection, limit: Duration) {
     // `let`, so the guard the wait returns is released before waiting for ever.
     let ready = tokio::time::timeout(limit, connected.wait_for_connection_metadata()).await.is_ok();
     if ready {

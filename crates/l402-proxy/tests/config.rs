@@ -285,6 +285,50 @@ fn bad_upstream_timeouts_are_config_errors_naming_the_key() {
     assert!(e.to_string().contains("read_ms"), "{e}");
 }
 
+/// `not_delivered_statuses` and `not_delivered_grpc_statuses` (decision 0813): defaults, a
+/// list replacing them, and bad codes named by key and index.
+#[test]
+fn not_delivered_statuses_default_replace_and_name_bad_codes() {
+    use l402_server::NotDelivered;
+    let config = Config::from_toml_str(BASE, no_env()).unwrap();
+    assert_eq!(config.services[1].not_delivered(), NotDelivered::default());
+    let text = format!("{BASE}not_delivered_statuses = [409]\nnot_delivered_grpc_statuses = []\n");
+    let config = Config::from_toml_str(&text, no_env()).unwrap();
+    assert_eq!(config.services[1].not_delivered(), NotDelivered::new([409], []));
+    let env = vec![("L402_PROXY__SERVICES__1__NOT_DELIVERED_STATUSES".to_owned(), "[]".to_owned())];
+    let from_env = Config::from_toml_str(BASE, env).unwrap();
+    let charged_always = NotDelivered::new([], NotDelivered::DEFAULT_GRPC);
+    assert_eq!(from_env.services[1].not_delivered(), charged_always);
+    for (line, want) in [
+        (
+            "not_delivered_statuses = [200]",
+            "services[1].not_delivered_statuses[0]: must be an HTTP error status, 400-599",
+        ),
+        ("not_delivered_statuses = [503, 600]", "services[1].not_delivered_statuses[1]: must be"),
+        (
+            "not_delivered_grpc_statuses = [0]",
+            "services[1].not_delivered_grpc_statuses[0]: must be a gRPC error code, 1-16",
+        ),
+        (
+            "not_delivered_grpc_statuses = [14, 17]",
+            "services[1].not_delivered_grpc_statuses[1]: must be",
+        ),
+    ] {
+        let e = Config::from_toml_str(&format!("{BASE}{line}\n"), no_env()).unwrap_err();
+        assert_eq!(e.code(), "config-invalid", "{line}: {e}");
+        assert!(e.to_string().starts_with(want), "{line}: {e}");
+    }
+    for line in [
+        "not_delivered_statuses = [-1]",
+        "not_delivered_statuses = \"5xx\"",
+        "not_delivered_statuses = [70000]",
+    ] {
+        let e = Config::from_toml_str(&format!("{BASE}{line}\n"), no_env()).unwrap_err();
+        assert_eq!(e.code(), "config-syntax", "{line}: {e}");
+        assert!(e.to_string().contains("not_delivered_statuses"), "{line}: {e}");
+    }
+}
+
 proptest::proptest! {
     #[test]
     fn never_panics_on_arbitrary_text(text in "\\PC{0,200}") {

@@ -144,14 +144,15 @@ async fn grpc_upstream() -> SocketAddr {
                     let seen = req.headers().contains_key("macaroon")
                         || req.headers().contains_key("authorization");
                     let body = req.into_body().collect().await.unwrap().to_bytes();
-                    // The message picks the outcome: "fail" INTERNAL and "bad" INVALID_ARGUMENT
-                    // in trailers, "gone" a trailers-only UNAVAILABLE, "stream" one message
-                    // and then no status ever, anything else OK.
+                    // The message picks the outcome: "fail" INTERNAL in trailers without a
+                    // message, "bad" INVALID_ARGUMENT in trailers, "gone" a trailers-only
+                    // UNAVAILABLE, "stream" one message and then no status ever, anything
+                    // else OK. All but "fail" echo the request's message.
                     type Trailers = Option<Result<http::HeaderMap, Infallible>>;
                     let r = Response::builder()
                         .header("content-type", "application/grpc")
                         .header("x-credential-seen", if seen { "yes" } else { "no" });
-                    let code = match &body[5.min(body.len())..] {
+                    let (body, code) = match &body[5.min(body.len())..] {
                         b"stream" => {
                             let never = std::future::pending::<Trailers>();
                             return Ok(r
@@ -162,9 +163,9 @@ async fn grpc_upstream() -> SocketAddr {
                             let r = r.header("grpc-status", "14");
                             return Ok(r.body(Full::new(Bytes::new()).boxed()).unwrap());
                         }
-                        b"fail" => "13",
-                        b"bad" => "3",
-                        _ => "0",
+                        b"fail" => (Bytes::new(), "13"),
+                        b"bad" => (body, "3"),
+                        _ => (body, "0"),
                     };
                     let mut trailers = http::HeaderMap::new();
                     trailers.insert("grpc-status", code.parse().unwrap());
@@ -270,7 +271,7 @@ async fn a_grpc_call_is_charged_only_when_its_status_is_not_a_server_failure() {
 
     let (_, t) = call(b"fail", Some(&credential)).await;
     assert_eq!(t["grpc-status"], "13");
-    assert_eq!(remaining(&t), "remaining=2", "INTERNAL from the upstream is not charged");
+    assert_eq!(remaining(&t), "remaining=2", "INTERNAL before any message is not charged");
     let (h, _) = call(b"gone", Some(&credential)).await;
     assert_eq!(h["grpc-status"], "14");
     assert_eq!(remaining(&h), "remaining=2", "nor a trailers-only UNAVAILABLE");
@@ -314,10 +315,10 @@ async fn a_grpc_stream_cancelled_after_a_message_is_charged() {
 }
 
 /// A gRPC stream the upstream goes quiet on, after a message and before its status, is ended
-/// by the proxy with DEADLINE_EXCEEDED in the trailers: a status the proxy wrote, so the call
-/// is not charged (decisions 0807, 0808).
+/// by the proxy with DEADLINE_EXCEEDED in the trailers (decision 0808); the message was
+/// delivered, so the call is charged (decision 0813).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_grpc_stream_the_upstream_goes_quiet_on_ends_with_a_status_and_is_free() {
+async fn a_grpc_stream_the_upstream_goes_quiet_on_ends_with_a_status_and_is_charged() {
     let upstream = grpc_upstream().await;
     let mut service = paid_service("quotes", &format!("http://{upstream}"), "/quotes.v1.Quotes");
     service.caveats.max_uses = Some(2);
@@ -336,7 +337,7 @@ async fn a_grpc_stream_the_upstream_goes_quiet_on_ends_with_a_status_and_is_free
     let trailers = collected.trailers().cloned().expect("the proxy ends the stream with a status");
     assert_eq!(trailers["grpc-status"], "4", "DEADLINE_EXCEEDED: {trailers:?}");
     assert_eq!(trailers["grpc-message"], "upstream idle timeout");
-    assert_eq!(trailers["l402-token-status"], "remaining=2", "not charged");
+    assert_eq!(trailers["l402-token-status"], "remaining=1", "charged");
     assert_eq!(collected.to_bytes(), grpc_frame(b"stream"), "the message sent before");
     let idle = s.proxy.metrics().get("l402_proxy_upstream_idle_total", &[("service", "quotes")]);
     assert_eq!(idle, 1);

@@ -213,6 +213,15 @@ pub struct ServiceConfig {
     /// `[upstream_timeouts]`, then to the default.
     #[serde(default)]
     pub upstream_timeouts: TimeoutConfig,
+    /// HTTP statuses (400-599) with which the upstream says it did not do the work: such an
+    /// answer gives the use back (decision 0813). Default: every 5xx. `[]`: every answer
+    /// is charged.
+    #[serde(default)]
+    pub not_delivered_statuses: Option<Vec<u16>>,
+    /// gRPC status codes (1-16) with which a call that sent no message gives the use back.
+    /// Default: 2, 4, 12, 13, 14, 15 (the codes that map to HTTP 5xx).
+    #[serde(default)]
+    pub not_delivered_grpc_statuses: Option<Vec<u32>>,
 }
 
 /// `[upstream_timeouts]` and `[services.upstream_timeouts]`: how long the proxy waits for an
@@ -393,7 +402,22 @@ impl ServiceConfig {
             caveats: CaveatConfig::default(),
             forward_credentials: false,
             upstream_timeouts: TimeoutConfig::default(),
+            not_delivered_statuses: None,
+            not_delivered_grpc_statuses: None,
         }
+    }
+
+    /// The answers that give a use back: the configured lists, or the defaults.
+    pub fn not_delivered(&self) -> l402_server::NotDelivered {
+        let http: Vec<u16> = match &self.not_delivered_statuses {
+            Some(l) => l.clone(),
+            None => l402_server::NotDelivered::DEFAULT_HTTP.collect(),
+        };
+        let grpc: Vec<u32> = match &self.not_delivered_grpc_statuses {
+            Some(l) => l.clone(),
+            None => l402_server::NotDelivered::DEFAULT_GRPC.to_vec(),
+        };
+        l402_server::NotDelivered::new(http, grpc)
     }
 
     /// The static price in millisatoshis, if one is configured.

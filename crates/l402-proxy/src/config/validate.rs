@@ -214,6 +214,22 @@ fn validate_service(at: &str, s: &ServiceConfig) -> Result<(), Error> {
         return Err(Error::config(key(k), "set, but auth = false makes the service free"));
     }
     check_timeouts(&key("upstream_timeouts"), &s.upstream_timeouts)?;
+    for (j, code) in s.not_delivered_statuses.iter().flatten().enumerate() {
+        if !(400..=599).contains(code) {
+            return Err(Error::config(
+                format!("{at}.not_delivered_statuses[{j}]"),
+                "must be an HTTP error status, 400-599",
+            ));
+        }
+    }
+    for (j, code) in s.not_delivered_grpc_statuses.iter().flatten().enumerate() {
+        if !(1..=16).contains(code) {
+            return Err(Error::config(
+                format!("{at}.not_delivered_grpc_statuses[{j}]"),
+                "must be a gRPC error code, 1-16",
+            ));
+        }
+    }
     for (j, p) in s.free_paths.iter().enumerate() {
         check_prefix(&format!("{at}.free_paths[{j}]"), p)?;
     }
