@@ -129,7 +129,7 @@ async fn ten_abandoned_posts_buy_at_most_one_execution() {
     for _ in 0..10 {
         let mut conn = TcpStream::connect(addr).await.unwrap();
         let post = format!(
-            "POST /work HTTP/1.1\r\nHost: {addr}\r\n{name}: {value}\r\nContent-Length: 5\r\n\r\nhello"
+            "POST /work HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{name}: {value}\r\nContent-Length: 5\r\n\r\nhello"
         );
         conn.write_all(post.as_bytes()).await.unwrap();
         let mut answer = Vec::new();
@@ -207,14 +207,18 @@ async fn only_statuses_the_service_marks_give_the_use_back() {
     let default = one_use("default", api.addr, "/default");
     let s = start(vec![marked, default], |_| {}).await;
     let addr = s.proxy.addr();
+    let node = &s.node;
     let buy = |path: &'static str| async move {
         let challenge = raw(addr, "GET", path, &[]).await;
         assert_eq!(challenge.status, 402, "{}", challenge.head);
-        pay(&s.node, &challenge.headers()).await
+        pay(node, &challenge.headers()).await
     };
 
     let c = buy("/marked/status/200").await;
-    let get = |path: &'static str| raw(addr, "GET", path, &[authorization(&c, "L402")]);
+    let get = |path: &'static str| {
+        let auth = authorization(&c, "L402");
+        async move { raw(addr, "GET", path, &[auth]).await }
+    };
     for _ in 0..2 {
         let r = get("/marked/status/409").await;
         assert_eq!(r.status, 409, "{}", r.head);
@@ -230,7 +234,10 @@ async fn only_statuses_the_service_marks_give_the_use_back() {
 
     // By default every 5xx gives the use back, and nothing else does.
     let c = buy("/default/status/200").await;
-    let get = |path: &'static str| raw(addr, "GET", path, &[authorization(&c, "L402")]);
+    let get = |path: &'static str| {
+        let auth = authorization(&c, "L402");
+        async move { raw(addr, "GET", path, &[auth]).await }
+    };
     let r = get("/default/status/503").await;
     assert_eq!(remaining(&r), vec!["remaining=1"]);
     let r = get("/default/status/409").await;
