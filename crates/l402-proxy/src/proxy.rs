@@ -14,6 +14,7 @@ use hyper_util::rt::TokioIo;
 use l402_server::tower::{problem_response, Disposition};
 use l402_server::{MintedChallenge, Paywall, Route, TOKEN_STATUS};
 
+use crate::body_limit::{self, BodyLimits, Bounded, OnCut, Refusal as BodyRefusal};
 use crate::config::ServiceConfig;
 use crate::grpc_settle;
 use crate::headers;
@@ -37,6 +38,9 @@ enum Outcome {
     Upstream(Response<Body>),
     /// The proxy's answer when the upstream gave none (timeout, failure, bad target).
     Proxy(Response<Body>),
+    /// The proxy's answer after it cut the client's body (too large, too slow) while the
+    /// upstream was receiving it: charged, as the upstream had the request (decision 0811).
+    Cut(Response<Body>),
 }
 
 /// One configured service, ready to serve.
@@ -48,6 +52,7 @@ pub(crate) struct Service {
     /// The upstream URL's path, without a trailing `/` (empty for the root).
     pub(crate) base_path: String,
     pub(crate) upstream: Upstream,
+    pub(crate) body_limits: BodyLimits,
 }
 
 /// What every request needs.
@@ -119,6 +124,22 @@ fn failed(failure: &Failure, grpc: bool) -> Response<Body> {
         grpc_status(grpc_code, message)
     } else {
         problem(status, failure.code())
+    }
+}
+
+/// The one place a refused request body reaches the wire (decision 0811): 413
+/// `body-too-large` or 408 `body-timeout` in the problem form; gRPC status 8
+/// (RESOURCE_EXHAUSTED) for both.
+fn body_refused(refusal: BodyRefusal, grpc: bool) -> Response<Body> {
+    match (refusal, grpc) {
+        (BodyRefusal::TooLarge, true) => {
+            grpc_status(GRPC_RESOURCE_EXHAUSTED, "request body too large")
+        }
+        (BodyRefusal::Timeout, true) => {
+            grpc_status(GRPC_RESOURCE_EXHAUSTED, "request body too slow")
+        }
+        (BodyRefusal::TooLarge, false) => problem(StatusCode::PAYLOAD_TOO_LARGE, refusal.code()),
+        (BodyRefusal::Timeout, false) => problem(StatusCode::REQUEST_TIMEOUT, refusal.code()),
     }
 }
 
@@ -194,6 +215,12 @@ impl Shared {
         };
         let name = service.config.name.as_str();
         self.metrics.inc("l402_proxy_requests_total", &[("service", name)]);
+        if let Err(refusal) = body_limit::check_declared(req.headers(), &service.body_limits) {
+            let labels = [("service", name), ("code", refusal.code())];
+            self.metrics.inc("l402_proxy_request_bodies_refused_total", &labels);
+            tracing::debug!(service = name, code = refusal.code(), "request body refused");
+            return body_refused(refusal, grpc);
+        }
 
         // The normal form is what the paywall judges and what the upstream receives.
         let path_and_query = match req.uri().query() {
@@ -237,6 +264,7 @@ impl Shared {
             match self.forward(service, req, peer, tls, host.as_deref(), grpc).await {
                 Outcome::Upstream(r) => (r, true),
                 Outcome::Proxy(r) => (r, false),
+                Outcome::Cut(r) => (r, true),
             };
         if let Some(a) = authorized {
             if answered && grpc_settle::status_pending(response.headers()) {
@@ -330,6 +358,17 @@ impl Shared {
         })
     }
 
+    /// Counts and logs a request body cut mid-stream.
+    fn on_body_cut(&self, service: &str) -> OnCut {
+        let metrics = Arc::clone(&self.metrics);
+        let service = service.to_owned();
+        Box::new(move |refusal| {
+            let labels = [("service", service.as_str()), ("code", refusal.code())];
+            metrics.inc("l402_proxy_request_bodies_refused_total", &labels);
+            tracing::debug!(service, code = refusal.code(), "request body cut");
+        })
+    }
+
     async fn forward(
         &self,
         service: &Service,
@@ -373,7 +412,8 @@ impl Shared {
         let use_h2 = !upgrade && (grpc || service.config.upstream_http2);
         parts.version = if use_h2 { Version::HTTP_2 } else { Version::HTTP_11 };
         let body: Body = body.map_err(|e| -> BoxError { Box::new(e) }).boxed();
-        let request = Request::from_parts(parts, body);
+        let (body, tripwire) = Bounded::new(body, service.body_limits, self.on_body_cut(name));
+        let request = Request::from_parts(parts, body.boxed());
 
         let started = Instant::now();
         let result = service.upstream.send(request, use_h2).await;
@@ -384,6 +424,10 @@ impl Shared {
         );
         let mut response = match result {
             Ok(r) => r,
+            Err(_) if tripwire.get().is_some() => {
+                let refusal = tripwire.get().copied().unwrap_or(BodyRefusal::Timeout);
+                return Outcome::Cut(body_refused(refusal, grpc));
+            }
             Err(failure) => {
                 let label = match failure {
                     Failure::Timeout => "timeout",
