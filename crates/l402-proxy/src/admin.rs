@@ -22,10 +22,16 @@ use crate::proxy::full;
 use crate::upstream::Body;
 
 pub(crate) struct Admin {
-    pub(crate) token: String,
-    pub(crate) paywall: Arc<Paywall>,
-    pub(crate) metrics: Arc<Metrics>,
-    pub(crate) ledger: Arc<Ledger>,
+    /// SHA-256 of the token: digests of one length are compared, so the comparison's time
+    /// says nothing about the token's length (decision 0812).
+    token: [u8; 32],
+    paywall: Arc<Paywall>,
+    metrics: Arc<Metrics>,
+    ledger: Arc<Ledger>,
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    bitcoin_hashes::sha256::Hash::hash(bytes).to_byte_array()
 }
 
 fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
@@ -36,18 +42,39 @@ fn error(status: StatusCode, code: &'static str) -> Response<Body> {
     json(status, &serde_json::json!({ "code": code }))
 }
 
+/// Why a call was refused before it was looked at.
+enum Refused {
+    /// No bearer token, or the wrong one: 401 `admin-unauthorized`.
+    Unauthorized,
+    /// More than one `Authorization` field line: 400 `admin-duplicate-authorization`.
+    Duplicate,
+}
+
 impl Admin {
-    fn authorized(&self, req: &Request<Incoming>) -> bool {
-        let Some(given) = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-        else {
-            return false;
-        };
-        // Constant time: the token is a secret.
-        given.as_bytes().ct_eq(self.token.as_bytes()).into()
+    pub(crate) fn new(
+        token: &str,
+        paywall: Arc<Paywall>,
+        metrics: Arc<Metrics>,
+        ledger: Arc<Ledger>,
+    ) -> Admin {
+        Admin { token: digest(token.as_bytes()), paywall, metrics, ledger }
+    }
+
+    fn authorize(&self, req: &Request<Incoming>) -> Result<(), Refused> {
+        let mut lines = req.headers().get_all(header::AUTHORIZATION).iter();
+        let first = lines.next();
+        // Authorization is not a list: two lines cannot be combined, and which one a hop in
+        // front would pass on is anyone's guess, so neither is judged.
+        if lines.next().is_some() {
+            return Err(Refused::Duplicate);
+        }
+        let given = first.and_then(|v| crate::bearer::credentials(v.as_bytes()));
+        let Some(given) = given else { return Err(Refused::Unauthorized) };
+        if bool::from(digest(given).ct_eq(&self.token)) {
+            Ok(())
+        } else {
+            Err(Refused::Unauthorized)
+        }
     }
 
     pub(crate) async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
@@ -55,10 +82,17 @@ impl Admin {
         if path == "/healthz" {
             return full(StatusCode::OK, "text/plain; charset=utf-8", "ok\n");
         }
-        if !self.authorized(&req) {
-            let mut r = error(StatusCode::UNAUTHORIZED, "admin-unauthorized");
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+        if let Err(refused) = self.authorize(&req) {
+            let (status, code) = match refused {
+                Refused::Unauthorized => (StatusCode::UNAUTHORIZED, "admin-unauthorized"),
+                Refused::Duplicate => (StatusCode::BAD_REQUEST, "admin-duplicate-authorization"),
+            };
+            self.metrics.inc("l402_proxy_admin_refused_total", &[("code", code)]);
+            let mut r = error(status, code);
+            if status == StatusCode::UNAUTHORIZED {
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+            }
             return r;
         }
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();

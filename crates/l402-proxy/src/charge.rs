@@ -33,6 +33,9 @@ pub(crate) enum Reason {
     NoStatus,
     /// A gRPC call ended with a "not delivered" status after sending messages.
     MessagesDelivered,
+    /// The proxy cut the client's request body (too large, too slow) while the upstream
+    /// was receiving it (decision 0811).
+    BodyCut,
     /// Given back: the upstream never had the request (connect failure, no connection).
     NotSent,
     /// Given back: the upstream's status is one the service marks as "not delivered".
@@ -50,6 +53,7 @@ impl Reason {
             Reason::UpstreamIdle => "upstream-idle",
             Reason::NoStatus => "no-status",
             Reason::MessagesDelivered => "messages-delivered",
+            Reason::BodyCut => "body-cut",
             Reason::NotSent => "not-sent",
             Reason::NotDelivered => "not-delivered",
         }

@@ -11,6 +11,10 @@
 //!   upstream timeouts ([`upstream::Timeouts`]: 504 `upstream-timeout`, no use counted; a
 //!   body that goes quiet is ended); an upstream that cannot be reached or answers badly gets
 //!   the client a 502 (`upstream-unreachable`, `upstream-error`), no use counted either;
+//! - slow and idle clients: handshake, header-read and idle clocks on every connection, a
+//!   global and a per-client connection limit (when full, the connection waiting longest
+//!   for a request head is shed), request bodies bounded in size and upload time, accept
+//!   errors backed off (decision 0811);
 //! - operations: Prometheus [`metrics`] (on the admin listener; on the public one only when
 //!   `listen.metrics_path` is set), a health endpoint, the admin API on its own listener
 //!   (revoke, recent tokens, revenue), graceful shutdown.
@@ -53,6 +57,8 @@
 #![warn(missing_docs)]
 
 mod admin;
+pub mod bearer;
+mod body_limit;
 mod charge;
 pub mod config;
 mod error;
@@ -60,6 +66,8 @@ mod grpc_settle;
 pub mod headers;
 mod idle;
 pub mod ledger;
+mod listen;
+mod log_limit;
 pub mod metrics;
 pub mod path;
 mod pricing;

@@ -37,7 +37,7 @@ impl core::fmt::Debug for Metrics {
     }
 }
 
-const HELP: [(&str, &str, &str); 11] = [
+const HELP: [(&str, &str, &str); 17] = [
     (
         "l402_proxy_requests_total",
         "counter",
@@ -81,6 +81,24 @@ const HELP: [(&str, &str, &str); 11] = [
         "Time from forwarding a request to the upstream's response headers.",
     ),
     ("l402_proxy_in_flight_requests", "gauge", "Requests being served right now."),
+    ("l402_proxy_connections_open", "gauge", "Client connections open, by listener."),
+    (
+        "l402_proxy_connections_closed_total",
+        "counter",
+        "Client connections the proxy closed or refused, by listener and code.",
+    ),
+    (
+        "l402_proxy_listener_full_total",
+        "counter",
+        "Times a listener was full with every connection busy, by listener.",
+    ),
+    ("l402_proxy_accept_errors_total", "counter", "Failed accepts, by listener and code."),
+    (
+        "l402_proxy_request_bodies_refused_total",
+        "counter",
+        "Request bodies refused (too large, too slow), by service and code.",
+    ),
+    ("l402_proxy_admin_refused_total", "counter", "Admin API calls refused, by code."),
 ];
 
 impl Metrics {
@@ -111,6 +129,12 @@ impl Metrics {
     /// Sets a gauge-like value (stored with the counters; rendered with its declared type).
     pub fn set(&self, name: &'static str, value: u64) {
         self.lock().counters.insert((name, Vec::new()), value);
+    }
+
+    /// Sets a labelled gauge.
+    pub fn set_with(&self, name: &'static str, labels: &[(&'static str, &str)], value: u64) {
+        let key = (name, labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect());
+        self.lock().counters.insert(key, value);
     }
 
     /// The current value of a counter, for tests and the admin API.

@@ -14,6 +14,7 @@ use hyper_util::rt::TokioIo;
 use l402_server::tower::{problem_response, Disposition};
 use l402_server::{MintedChallenge, Paywall, Route, TOKEN_STATUS};
 
+use crate::body_limit::{self, BodyLimits, Bounded, OnCut, Refusal as BodyRefusal};
 use crate::charge::{self, Reason, Use};
 use crate::config::ServiceConfig;
 use crate::grpc_settle;
@@ -50,6 +51,7 @@ pub(crate) struct Service {
     /// The upstream URL's path, without a trailing `/` (empty for the root).
     pub(crate) base_path: String,
     pub(crate) upstream: Upstream,
+    pub(crate) body_limits: BodyLimits,
 }
 
 /// What every request needs.
@@ -124,6 +126,22 @@ fn failed(failure: &Failure, grpc: bool) -> Response<Body> {
     }
 }
 
+/// The one place a refused request body reaches the wire (decision 0811): 413
+/// `body-too-large` or 408 `body-timeout` in the problem form; gRPC status 8
+/// (RESOURCE_EXHAUSTED) for both.
+fn body_refused(refusal: BodyRefusal, grpc: bool) -> Response<Body> {
+    match (refusal, grpc) {
+        (BodyRefusal::TooLarge, true) => {
+            grpc_status(GRPC_RESOURCE_EXHAUSTED, "request body too large")
+        }
+        (BodyRefusal::Timeout, true) => {
+            grpc_status(GRPC_RESOURCE_EXHAUSTED, "request body too slow")
+        }
+        (BodyRefusal::TooLarge, false) => problem(StatusCode::PAYLOAD_TOO_LARGE, refusal.code()),
+        (BodyRefusal::Timeout, false) => problem(StatusCode::REQUEST_TIMEOUT, refusal.code()),
+    }
+}
+
 struct InFlight<'a>(&'a Shared);
 
 impl Drop for InFlight<'_> {
@@ -187,6 +205,12 @@ impl Shared {
         };
         let name = service.config.name.as_str();
         self.metrics.inc("l402_proxy_requests_total", &[("service", name)]);
+        if let Err(refusal) = body_limit::check_declared(req.headers(), &service.body_limits) {
+            let labels = [("service", name), ("code", refusal.code())];
+            self.metrics.inc("l402_proxy_request_bodies_refused_total", &labels);
+            tracing::debug!(service = name, code = refusal.code(), "request body refused");
+            return body_refused(refusal, grpc);
+        }
 
         // The normal form is what the paywall judges and what the upstream receives.
         let path_and_query = match req.uri().query() {
@@ -322,6 +346,17 @@ impl Shared {
         })
     }
 
+    /// Counts and logs a request body cut mid-stream.
+    fn on_body_cut(&self, service: &str) -> OnCut {
+        let metrics = Arc::clone(&self.metrics);
+        let service = service.to_owned();
+        Box::new(move |refusal| {
+            let labels = [("service", service.as_str()), ("code", refusal.code())];
+            metrics.inc("l402_proxy_request_bodies_refused_total", &labels);
+            tracing::debug!(service, code = refusal.code(), "request body cut");
+        })
+    }
+
     /// Forwards `req`; `paid` when a use rides on it (a gRPC status the proxy has to write
     /// after an idle cut is then written where the use is settled).
     #[allow(clippy::too_many_arguments, reason = "one request's facts; moves with issue 13")]
@@ -370,7 +405,8 @@ impl Shared {
         let use_h2 = !upgrade && (grpc || service.config.upstream_http2);
         parts.version = if use_h2 { Version::HTTP_2 } else { Version::HTTP_11 };
         let body: Body = body.map_err(|e| -> BoxError { Box::new(e) }).boxed();
-        let request = Request::from_parts(parts, body);
+        let (body, tripwire) = Bounded::new(body, service.body_limits, self.on_body_cut(name));
+        let request = Request::from_parts(parts, body.boxed());
 
         let started = Instant::now();
         let result = service.upstream.send(request, use_h2).await;
@@ -381,6 +417,10 @@ impl Shared {
         );
         let mut response = match result {
             Ok(r) => r,
+            Err(_) if tripwire.get().is_some() => {
+                let refusal = tripwire.get().copied().unwrap_or(BodyRefusal::Timeout);
+                return Outcome::Proxy(body_refused(refusal, grpc), Reason::BodyCut);
+            }
             Err(Unanswered { failure, maybe_sent }) => {
                 let label = match failure {
                     Failure::Timeout => "timeout",

@@ -1,18 +1,12 @@
 //! Start-up and shutdown: backend, store, paywall, listeners (TLS optional), the admin API,
 //! the settlement watcher, and a graceful drain.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use l402_lightning::dev::{DevNode, PairingServer};
 use l402_lightning::InvoiceBackend;
 use l402_server::{Paywall, PaywallConfig, Price, RateLimit, RootKeyStore, Route};
@@ -162,7 +156,7 @@ impl ProxyBuilder {
 
         let mut services = Vec::with_capacity(config.services.len());
         for (i, s) in config.services.iter().enumerate() {
-            services.push(build_service(i, s, config.timeouts_for(s))?);
+            services.push(build_service(i, s, config.timeouts_for(s), config.body_limits_for(s))?);
         }
         let metrics = Arc::new(Metrics::new());
         let ledger = Arc::new(Ledger::default());
@@ -188,11 +182,16 @@ impl ProxyBuilder {
             (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
             _ => None,
         };
+        let limits = crate::listen::Limits::public(&config, crate::listen::fd_limit())?;
+        tracing::info!(max_connections = limits.max_connections(), "connection limit");
         let mut tasks = Vec::new();
         let public = Arc::clone(&shared);
-        tasks.push(tokio::spawn(accept_loop(
+        tasks.push(tokio::spawn(crate::listen::accept_loop(
             listener,
+            "public",
             tls,
+            limits,
+            Arc::clone(&metrics),
             rx.clone(),
             grace,
             move |req, peer, tls| {
@@ -212,15 +211,22 @@ impl ProxyBuilder {
                 .map_err(|source| Error::Bind { addr: want, source })?;
             admin_addr =
                 Some(listener.local_addr().map_err(|source| Error::Bind { addr: want, source })?);
-            let api = Arc::new(crate::admin::Admin {
-                token: admin.token.clone(),
-                paywall: Arc::clone(&paywall),
-                metrics: Arc::clone(&metrics),
-                ledger: Arc::clone(&ledger),
-            });
-            tasks.push(tokio::spawn(accept_loop(
+            let api = Arc::new(crate::admin::Admin::new(
+                &admin.token,
+                Arc::clone(&paywall),
+                Arc::clone(&metrics),
+                Arc::clone(&ledger),
+            ));
+            let tls = match (&admin.tls_cert, &admin.tls_key) {
+                (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
+                _ => None,
+            };
+            tasks.push(tokio::spawn(crate::listen::accept_loop(
                 listener,
-                None,
+                "admin",
+                tls,
+                crate::listen::Limits::admin(&config),
+                Arc::clone(&metrics),
                 rx.clone(),
                 grace,
                 move |req, _, _| {
@@ -326,7 +332,12 @@ async fn open_postgres(_config: &Config) -> Result<Arc<dyn RootKeyStore>, Error>
     Err(Error::config("store.kind", "this build has no PostgreSQL support (feature \"postgres\")"))
 }
 
-fn build_service(i: usize, s: &ServiceConfig, timeouts: Timeouts) -> Result<Service, Error> {
+fn build_service(
+    i: usize,
+    s: &ServiceConfig,
+    timeouts: Timeouts,
+    body_limits: crate::body_limit::BodyLimits,
+) -> Result<Service, Error> {
     let at = |k: &str| format!("services[{i}].{k}");
     let uri: http::Uri =
         s.upstream.parse().map_err(|_| Error::config(at("upstream"), "invalid URL"))?;
@@ -361,7 +372,7 @@ fn build_service(i: usize, s: &ServiceConfig, timeouts: Timeouts) -> Result<Serv
         route = route.caveat(l402_caveats::Caveat::PathPrefix(s.path_prefix.clone()));
     }
     route.caveats_at(0).map_err(|e| Error::config(at("caveats"), e.to_string()))?;
-    Ok(Service { config: s.clone(), route, scheme, authority, base_path, upstream })
+    Ok(Service { config: s.clone(), route, scheme, authority, base_path, upstream, body_limits })
 }
 
 fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, Error> {
@@ -384,78 +395,6 @@ fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, Error> {
     .map_err(|e| Error::Tls(e.to_string()))?;
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(server)))
-}
-
-async fn accept_loop<H, F>(
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
-    mut shutdown: watch::Receiver<bool>,
-    grace: Duration,
-    handler: H,
-) where
-    H: Fn(hyper::Request<Incoming>, SocketAddr, bool) -> F + Clone + Send + Sync + 'static,
-    F: std::future::Future<Output = hyper::Response<crate::upstream::Body>> + Send + 'static,
-{
-    let graceful = GracefulShutdown::new();
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off rather than spin.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let watcher = graceful.watcher();
-        let tls = tls.clone();
-        let handler = handler.clone();
-        tokio::spawn(async move {
-            let is_tls = tls.is_some();
-            let svc = service_fn(move |req| {
-                let handler = handler.clone();
-                async move { Ok::<_, Infallible>(handler(req, peer, is_tls).await) }
-            });
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let result = match tls {
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(s) => {
-                        watcher
-                            .watch(
-                                builder
-                                    .serve_connection_with_upgrades(TokioIo::new(s), svc)
-                                    .into_owned(),
-                            )
-                            .await
-                    }
-                    Err(e) => {
-                        tracing::debug!(%peer, error = %e, "tls handshake failed");
-                        return;
-                    }
-                },
-                None => {
-                    watcher
-                        .watch(
-                            builder
-                                .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-                                .into_owned(),
-                        )
-                        .await
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!("grace period over; closing connections still open");
-    }
 }
 
 async fn watch_settlements(

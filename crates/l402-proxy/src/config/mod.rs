@@ -64,6 +64,10 @@ pub struct Config {
     /// these key by key.
     #[serde(default)]
     pub upstream_timeouts: TimeoutConfig,
+    /// Bounds on request bodies, free and paid; a service's own `request_body` overrides
+    /// these key by key.
+    #[serde(default)]
+    pub request_body: BodyConfig,
     /// The priced services, matched in order; the first match wins.
     #[serde(default)]
     pub services: Vec<ServiceConfig>,
@@ -91,6 +95,46 @@ pub struct ListenConfig {
     /// (decision 0808: revenue and traffic are business data).
     #[serde(default)]
     pub metrics_path: String,
+    /// Milliseconds a client has to send a whole request head: from the accept (after the
+    /// TLS handshake) for the first request, from its first byte for a later one on a
+    /// keep-alive connection (default [`ListenConfig::DEFAULT_HEADER_READ_MS`]); > 0.
+    #[serde(default, deserialize_with = "millis")]
+    pub header_read_ms: Option<u64>,
+    /// Milliseconds a connection may stay open with no request in flight and nothing of the
+    /// next one received, HTTP/2 PINGs included (default [`ListenConfig::DEFAULT_IDLE_MS`]);
+    /// > 0.
+    #[serde(default, deserialize_with = "millis")]
+    pub idle_ms: Option<u64>,
+    /// Milliseconds a TLS handshake may take (default
+    /// [`ListenConfig::DEFAULT_TLS_HANDSHAKE_MS`]); > 0.
+    #[serde(default, deserialize_with = "millis")]
+    pub tls_handshake_ms: Option<u64>,
+    /// Client connections open at once. Default: derived from the process's file-descriptor
+    /// limit (`ulimit -n`), leaving half of it, less a reserve, to upstream connections and
+    /// the store (decision 0811).
+    #[serde(default)]
+    pub max_connections: Option<u64>,
+    /// Client connections open at once from one IPv4 address or IPv6 /64 (default
+    /// [`ListenConfig::DEFAULT_MAX_CONNECTIONS_PER_CLIENT`]); `trusted_proxies` are exempt.
+    #[serde(default)]
+    pub max_connections_per_client: Option<u64>,
+    /// HTTP/2 streams a client may have open on one connection (default
+    /// [`ListenConfig::DEFAULT_H2_MAX_STREAMS`]).
+    #[serde(default)]
+    pub h2_max_streams: Option<u32>,
+}
+
+impl ListenConfig {
+    /// The header-read timeout when none is configured: 10 seconds.
+    pub const DEFAULT_HEADER_READ_MS: u64 = 10_000;
+    /// The idle timeout of client connections when none is configured: 60 seconds.
+    pub const DEFAULT_IDLE_MS: u64 = 60_000;
+    /// The TLS-handshake timeout when none is configured: 10 seconds.
+    pub const DEFAULT_TLS_HANDSHAKE_MS: u64 = 10_000;
+    /// The per-client connection limit when none is configured.
+    pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: u64 = 64;
+    /// The HTTP/2 stream limit per connection when none is configured.
+    pub const DEFAULT_H2_MAX_STREAMS: u32 = 100;
 }
 
 /// `[admin]`: the admin API.
@@ -105,6 +149,12 @@ pub struct AdminConfig {
     /// through `L402_PROXY__ADMIN__TOKEN`.
     #[serde(default)]
     pub token: String,
+    /// PEM certificate chain: with `tls_key`, the admin listener speaks TLS.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `[store]`: where root keys, revocations and usage counts are kept.
@@ -222,6 +272,39 @@ pub struct ServiceConfig {
     /// Default: 2, 4, 12, 13, 14, 15 (the codes that map to HTTP 5xx).
     #[serde(default)]
     pub not_delivered_grpc_statuses: Option<Vec<u32>>,
+    /// This service's request-body bounds; a key left out falls back to the top-level
+    /// `[request_body]`, then to the default.
+    #[serde(default)]
+    pub request_body: BodyConfig,
+}
+
+/// `[request_body]` and `[services.request_body]`: how large a request body may be and how
+/// long the proxy waits for it; past either, the request is refused with 413
+/// `body-too-large` or 408 `body-timeout` (decision 0811).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct BodyConfig {
+    /// Bytes a request body may have (default [`BodyConfig::DEFAULT_MAX_BYTES`]); > 0.
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
+    /// Milliseconds the upstream may wait for the next part of the body (default
+    /// [`BodyConfig::DEFAULT_IDLE_MS`]); `0`: no limit.
+    #[serde(default, deserialize_with = "millis")]
+    pub idle_ms: Option<u64>,
+    /// Milliseconds, in all, the upstream may wait for the client's body (default
+    /// [`BodyConfig::DEFAULT_TIMEOUT_MS`]); `0`: no limit (long client streams).
+    #[serde(default, deserialize_with = "millis")]
+    pub timeout_ms: Option<u64>,
+}
+
+impl BodyConfig {
+    /// The body size limit when none is configured: 10 MiB.
+    pub const DEFAULT_MAX_BYTES: u64 = 10 * 1024 * 1024;
+    /// The longest gap in a body when none is configured: 30 seconds.
+    pub const DEFAULT_IDLE_MS: u64 = 30_000;
+    /// The longest wait for a whole body when none is configured: 5 minutes.
+    pub const DEFAULT_TIMEOUT_MS: u64 = 300_000;
 }
 
 /// `[upstream_timeouts]` and `[services.upstream_timeouts]`: how long the proxy waits for an
@@ -347,6 +430,12 @@ impl Default for ListenConfig {
             tls_key: None,
             health_path: default_health(),
             metrics_path: String::new(),
+            header_read_ms: None,
+            idle_ms: None,
+            tls_handshake_ms: None,
+            max_connections: None,
+            max_connections_per_client: None,
+            h2_max_streams: None,
         }
     }
 }
@@ -379,7 +468,7 @@ impl Default for LogConfig {
 impl AdminConfig {
     /// An admin API on `addr` guarded by `token`.
     pub fn new(addr: impl Into<String>, token: impl Into<String>) -> AdminConfig {
-        AdminConfig { addr: addr.into(), token: token.into() }
+        AdminConfig { addr: addr.into(), token: token.into(), tls_cert: None, tls_key: None }
     }
 }
 
@@ -404,6 +493,7 @@ impl ServiceConfig {
             upstream_timeouts: TimeoutConfig::default(),
             not_delivered_statuses: None,
             not_delivered_grpc_statuses: None,
+            request_body: BodyConfig::default(),
         }
     }
 
@@ -441,6 +531,7 @@ impl Config {
             challenges_per_minute: default_rate(),
             trusted_proxies: Vec::new(),
             upstream_timeouts: TimeoutConfig::default(),
+            request_body: BodyConfig::default(),
             services,
         }
     }
@@ -488,6 +579,22 @@ impl Config {
             connect: Duration::from_millis(connect),
             response: (response > 0).then(|| Duration::from_millis(response)),
             idle: (idle > 0).then(|| Duration::from_millis(idle)),
+        }
+    }
+
+    /// The request-body bounds of `service`: its own keys, else the top-level
+    /// `[request_body]`, else the defaults.
+    pub(crate) fn body_limits_for(&self, service: &ServiceConfig) -> crate::body_limit::BodyLimits {
+        let own = &service.request_body;
+        let global = &self.request_body;
+        let ms = |v: u64| (v > 0).then(|| Duration::from_millis(v));
+        crate::body_limit::BodyLimits {
+            max_bytes: own.max_bytes.or(global.max_bytes).unwrap_or(BodyConfig::DEFAULT_MAX_BYTES),
+            idle: ms(own.idle_ms.or(global.idle_ms).unwrap_or(BodyConfig::DEFAULT_IDLE_MS)),
+            total: ms(own
+                .timeout_ms
+                .or(global.timeout_ms)
+                .unwrap_or(BodyConfig::DEFAULT_TIMEOUT_MS)),
         }
     }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
-use super::{Config, ServiceConfig, TimeoutConfig};
+use super::{BodyConfig, Config, ListenConfig, ServiceConfig, TimeoutConfig};
 use crate::path::normalize;
 use crate::Error;
 
@@ -22,6 +22,7 @@ impl Config {
         }
         check_own_path("listen.health_path", &self.listen.health_path, false)?;
         check_own_path("listen.metrics_path", &self.listen.metrics_path, true)?;
+        check_connections(&self.listen)?;
         if let Some(admin) = &self.admin {
             let addr = parse_addr("admin.addr", &admin.addr)?;
             if addr == listen && addr.port() != 0 {
@@ -29,6 +30,15 @@ impl Config {
             }
             if admin.token.chars().count() < 16 {
                 return Err(Error::config("admin.token", "must be at least 16 characters"));
+            }
+            match (&admin.tls_cert, &admin.tls_key) {
+                (Some(_), None) => {
+                    return Err(Error::config("admin.tls_key", "required with admin.tls_cert"))
+                }
+                (None, Some(_)) => {
+                    return Err(Error::config("admin.tls_cert", "required with admin.tls_key"))
+                }
+                _ => {}
             }
         }
         match self.store.kind.as_str() {
@@ -72,6 +82,7 @@ impl Config {
             }
         }
         check_timeouts("upstream_timeouts", &self.upstream_timeouts)?;
+        check_body("request_body", &self.request_body)?;
         if self.services.is_empty() {
             return Err(Error::config("services", "at least one [[services]] entry is required"));
         }
@@ -230,6 +241,7 @@ fn validate_service(at: &str, s: &ServiceConfig) -> Result<(), Error> {
             ));
         }
     }
+    check_body(&key("request_body"), &s.request_body)?;
     for (j, p) in s.free_paths.iter().enumerate() {
         check_prefix(&format!("{at}.free_paths[{j}]"), p)?;
     }
@@ -275,6 +287,36 @@ fn check_timeouts(at: &str, t: &TimeoutConfig) -> Result<(), Error> {
         return Err(Error::config(
             format!("{at}.connect_ms"),
             "must be > 0 (only response_ms and idle_ms may be 0, for no limit)",
+        ));
+    }
+    Ok(())
+}
+
+/// The client-side timeouts and limits cannot be turned off: each one is what keeps a slow or
+/// idle client from holding the proxy (decision 0811).
+fn check_connections(l: &ListenConfig) -> Result<(), Error> {
+    let positive = [
+        ("listen.header_read_ms", l.header_read_ms),
+        ("listen.idle_ms", l.idle_ms),
+        ("listen.tls_handshake_ms", l.tls_handshake_ms),
+        ("listen.max_connections", l.max_connections),
+        ("listen.max_connections_per_client", l.max_connections_per_client),
+        ("listen.h2_max_streams", l.h2_max_streams.map(u64::from)),
+    ];
+    for (key, value) in positive {
+        if value == Some(0) {
+            return Err(Error::config(key, "must be > 0"));
+        }
+    }
+    Ok(())
+}
+
+/// A body limit of 0 bytes would refuse every body; the two clocks may be 0, for no limit.
+fn check_body(at: &str, b: &BodyConfig) -> Result<(), Error> {
+    if b.max_bytes == Some(0) {
+        return Err(Error::config(
+            format!("{at}.max_bytes"),
+            "must be > 0 (only idle_ms and timeout_ms may be 0, for no limit)",
         ));
     }
     Ok(())

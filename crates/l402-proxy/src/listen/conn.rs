@@ -1,0 +1,193 @@
+//! One client connection's clocks: the socket wrapper that holds the connection's table slot
+//! and notices bytes arriving, the guard that marks a request in flight until its response
+//! is sent, and the watchdog that closes the connection when a clock runs out or the table
+//! sheds it (decision 0811).
+//!
+//! hyper's own `header_read_timeout` is not used: it starts when a keep-alive connection goes
+//! idle, so it bounds idleness and the next head together (one limit for both), and under
+//! hyper-util's `auto` builder it does not cover the bytes read to tell HTTP/1.1 from HTTP/2,
+//! so a client that connects and sends nothing would never be timed out.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper::body::{Bytes, Frame, SizeHint};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::table::{Entry, Phase, Slot};
+use crate::upstream::{Body, BoxError};
+
+/// The connection-level clocks.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Clocks {
+    pub(crate) header_read: Duration,
+    pub(crate) idle: Duration,
+    pub(crate) tls_handshake: Duration,
+}
+
+/// Why the proxy closed a connection; each has a stable code (log field and metric label).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Closed {
+    /// `tls_handshake_ms` ran out.
+    TlsHandshake,
+    /// `header_read_ms` ran out before a request head was complete.
+    HeaderRead,
+    /// `idle_ms` ran out between requests.
+    Idle,
+    /// The listener was full and this connection had waited longest for a request head.
+    Shed,
+}
+
+impl Closed {
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Closed::TlsHandshake => "tls-handshake-timeout",
+            Closed::HeaderRead => "header-read-timeout",
+            Closed::Idle => "idle-timeout",
+            Closed::Shed => "connection-limit",
+        }
+    }
+}
+
+/// Completes when the connection must close: a clock ran out, or the table shed it.
+pub(crate) async fn watchdog(entry: &Entry, clocks: Clocks) -> Closed {
+    loop {
+        let changed = entry.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let (deadline, why) = {
+            let s = entry.state();
+            if s.shed {
+                return Closed::Shed;
+            }
+            match s.phase {
+                Phase::Handshake(t) => (Some(t + clocks.tls_handshake), Closed::TlsHandshake),
+                Phase::Fresh(t) | Phase::Head(t) => {
+                    (Some(t + clocks.header_read), Closed::HeaderRead)
+                }
+                Phase::Idle(t) => (Some(t + clocks.idle), Closed::Idle),
+                Phase::Busy(_) | Phase::Tunnel => (None, Closed::Idle),
+            }
+        };
+        match deadline {
+            Some(at) => tokio::select! {
+                () = tokio::time::sleep_until(at) => return why,
+                () = &mut changed => {}
+            },
+            None => changed.await,
+        }
+    }
+}
+
+/// A request in flight on its connection, until dropped (with its response body).
+pub(crate) struct InFlight(Arc<Entry>);
+
+impl InFlight {
+    pub(crate) fn start(entry: &Arc<Entry>, http2: bool) -> InFlight {
+        entry.request_started(http2);
+        InFlight(Arc::clone(entry))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.request_finished();
+    }
+}
+
+/// A response body that keeps its request counted in flight until it has been sent.
+pub(crate) struct Sending {
+    inner: Body,
+    _in_flight: InFlight,
+}
+
+impl Sending {
+    pub(crate) fn new(inner: Body, in_flight: InFlight) -> Sending {
+        Sending { inner, _in_flight: in_flight }
+    }
+}
+
+impl hyper::body::Body for Sending {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The client's socket, holding the connection's table slot for as long as it is open and
+/// telling the entry when bytes arrive.
+pub(crate) struct Tracked<T> {
+    inner: T,
+    slot: Slot,
+}
+
+impl<T> Tracked<T> {
+    pub(crate) fn new(inner: T, slot: Slot) -> Tracked<T> {
+        Tracked { inner, slot }
+    }
+
+    pub(crate) fn entry(&self) -> &Arc<Entry> {
+        &self.slot.entry
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.slot.entry.bytes_read();
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
