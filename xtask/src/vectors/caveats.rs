@@ -281,6 +281,13 @@ fn evaluations(c: &mut Check) -> Vec<EvaluationCase> {
             &[b"svc_capabilities=write"],
             false,
             ContextCase { capability: None, ..r.clone() },
+            "missing-capability",
+        ),
+        (
+            "capability-not-named-empty-list",
+            &[b"svc_capabilities="],
+            false,
+            ContextCase { capability: None, ..r.clone() },
             "valid",
         ),
         (
