@@ -17,7 +17,6 @@ use std::sync::Arc;
 
 use l402_caveats::Attenuate;
 use l402_http::Credential;
-use l402_proxy::sample::SampleApi;
 use support::{authorization, paid_service, pay, raw, start, Raw};
 
 const CHEAP: u64 = 1_000;
@@ -84,8 +83,33 @@ impl Pricing {
     }
 }
 
-fn priced_service(api: &SampleApi, pricing: SocketAddr) -> l402_proxy::config::ServiceConfig {
-    let mut s = paid_service("quotes", &api.url(), "/priced");
+/// An upstream that answers 200 to everything (the sample API knows one path only).
+async fn upstream() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(
+                    |_req: http::Request<hyper::body::Incoming>| async {
+                        Ok::<_, std::convert::Infallible>(http::Response::new(
+                            http_body_util::Full::new(hyper::body::Bytes::from_static(
+                                b"paid work\n",
+                            )),
+                        ))
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn priced_service(api: &str, pricing: SocketAddr) -> l402_proxy::config::ServiceConfig {
+    let mut s = paid_service("quotes", api, "/priced");
     s.price_msat = None;
     s.pricing_url = Some(format!("http://{pricing}/price"));
     s
@@ -99,7 +123,8 @@ fn code(r: &Raw) -> String {
 /// The amount of the invoice a 402 offers.
 fn offered_msat(r: &Raw) -> Option<u64> {
     let offered = l402_http::challenges_from_headers(&r.headers()).ok()?;
-    let invoice = l402_lightning::Invoice::parse(&l402_http::select(&offered)?.invoice).ok()?;
+    let invoice =
+        l402_lightning::Invoice::parse(&l402_http::select(&offered).ok()?.invoice).ok()?;
     invoice.amount_msat()
 }
 
@@ -111,7 +136,7 @@ fn appended(c: &Credential, caveat: &str) -> Credential {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_bought_at_a_priced_path_is_refused_at_every_other_path() {
-    let api = SampleApi::start().await.unwrap();
+    let api = upstream().await;
     let pricing = Pricing::start().await;
     let s = start(vec![priced_service(&api, pricing.addr)], |_| {}).await;
     let addr = s.proxy.addr();
@@ -126,15 +151,21 @@ async fn a_token_bought_at_a_priced_path_is_refused_at_every_other_path() {
     // pricing endpoint is not told the query, so the price cannot depend on it). The
     // pricing endpoint is not asked again: verifying is stateless.
     let asked = pricing.asked();
-    for target in ["/priced/cheap", "/priced//cheap", "/priced/./cheap", "/priced/%63heap", "/priced/cheap?x=1"]
-    {
+    for target in [
+        "/priced/cheap",
+        "/priced//cheap",
+        "/priced/./cheap",
+        "/priced/%63heap",
+        "/priced/cheap?x=1",
+    ] {
         let ok = raw(addr, "GET", target, &with(&cheap)).await;
         assert_eq!(ok.status, 200, "{target}: {}", ok.head);
     }
     assert_eq!(pricing.asked(), asked, "a paid request never asks the pricing endpoint");
 
     // The expensive path: 402 with a fresh challenge at its own price, a stable code.
-    for target in ["/priced/expensive", "/priced/cheap/../expensive", "/priced/%2e%2e/priced/expensive"]
+    for target in
+        ["/priced/expensive", "/priced/cheap/../expensive", "/priced/%2e%2e/priced/expensive"]
     {
         let refused = raw(addr, "GET", target, &with(&cheap)).await;
         assert_eq!(refused.status, 402, "{target}: {}", refused.head);
@@ -165,7 +196,8 @@ async fn a_token_bought_at_a_priced_path_is_refused_at_every_other_path() {
         assert_eq!((r.status, code(&r).as_str()), (status, expected), "{caveat}: {}", r.head);
     }
     // A narrowing the proxy accepts still leaves the token its own path.
-    let narrowed = Credential::new(cheap.macaroon.limit_paths("/priced/").unwrap(), cheap.preimage.clone());
+    let narrowed =
+        Credential::new(cheap.macaroon.limit_paths("/priced/").unwrap(), cheap.preimage.clone());
     assert_eq!(raw(addr, "GET", "/priced/cheap", &with(&narrowed)).await.status, 200);
 
     // The pricing endpoint goes down: paid requests at their own path still pass (nothing to
@@ -177,7 +209,10 @@ async fn a_token_bought_at_a_priced_path_is_refused_at_every_other_path() {
     assert!(down.header("www-authenticate").is_empty());
 
     let m = s.proxy.metrics();
-    assert!(m.get("l402_proxy_verdicts_total", &[("service", "quotes"), ("code", "wrong-service")]) >= 4);
+    assert!(
+        m.get("l402_proxy_verdicts_total", &[("service", "quotes"), ("code", "wrong-service")])
+            >= 4
+    );
     assert_eq!(
         m.get("l402_proxy_upstream_responses_total", &[("service", "quotes"), ("status", "200")]),
         7,
@@ -188,9 +223,9 @@ async fn a_token_bought_at_a_priced_path_is_refused_at_every_other_path() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_static_price_token_of_the_same_name_buys_nothing_at_the_priced_service() {
-    let api = SampleApi::start().await.unwrap();
+    let api = upstream().await;
     let pricing = Pricing::start().await;
-    let mut fixed = paid_service("quotes", &api.url(), "/static");
+    let mut fixed = paid_service("quotes", &api, "/static");
     fixed.price_msat = Some(CHEAP);
     let s = start(vec![fixed, priced_service(&api, pricing.addr)], |_| {}).await;
     let addr = s.proxy.addr();
@@ -200,7 +235,12 @@ async fn a_static_price_token_of_the_same_name_buys_nothing_at_the_priced_servic
     let fixed_token = pay(&s.node, &first.headers()).await;
     assert_eq!(raw(addr, "GET", "/static/x", &with(&fixed_token)).await.status, 200);
     let refused = raw(addr, "GET", "/priced/expensive", &with(&fixed_token)).await;
-    assert_eq!((refused.status, code(&refused).as_str()), (402, "wrong-service"), "{}", refused.head);
+    assert_eq!(
+        (refused.status, code(&refused).as_str()),
+        (402, "wrong-service"),
+        "{}",
+        refused.head
+    );
     assert_eq!(offered_msat(&refused), Some(EXPENSIVE));
     // Its holder cannot rename it to the priced resource.
     let forged = appended(&fixed_token, "services=quotes/priced/expensive:0");
@@ -217,7 +257,7 @@ async fn a_static_price_token_of_the_same_name_buys_nothing_at_the_priced_servic
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_pricing_endpoint_fails_closed() {
-    let api = SampleApi::start().await.unwrap();
+    let api = upstream().await;
     // A port nobody listens on any more.
     let gone = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
     let s = start(vec![priced_service(&api, gone)], |_| {}).await;
@@ -229,33 +269,44 @@ async fn an_unreachable_pricing_endpoint_fails_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_capability_narrowing_is_refused_where_no_capability_is_configured() {
-    let api = SampleApi::start().await.unwrap();
-    let alpha = paid_service("alpha", &api.url(), "/alpha");
-    let mut beta = paid_service("beta", &api.url(), "/beta");
+    let api = upstream().await;
+    let alpha = paid_service("alpha", &api, "/alpha");
+    let mut beta = paid_service("beta", &api, "/beta");
     beta.capability = Some("read".into());
     let s = start(vec![alpha, beta], |_| {}).await;
     let addr = s.proxy.addr();
     let with = |c: &Credential| vec![authorization(c, "L402")];
     let narrowed = |c: &Credential, service: &str, caps: &[&str]| {
-        Credential::new(c.macaroon.restrict_capabilities(service, caps).unwrap(), c.preimage.clone())
+        Credential::new(
+            c.macaroon.restrict_capabilities(service, caps).unwrap(),
+            c.preimage.clone(),
+        )
     };
 
     let first = raw(addr, "GET", "/alpha/x", &[]).await;
     let token = pay(&s.node, &first.headers()).await;
     assert_eq!(raw(addr, "GET", "/alpha/x", &with(&token)).await.status, 200);
     // The case, appended raw, and the same through the attenuation helper.
-    for t in [appended(&token, "alpha_capabilities=nonexistent"), narrowed(&token, "alpha", &["read"])] {
+    for t in
+        [appended(&token, "alpha_capabilities=nonexistent"), narrowed(&token, "alpha", &["read"])]
+    {
         let r = raw(addr, "GET", "/alpha/x", &with(&t)).await;
         assert_eq!((r.status, code(&r).as_str()), (402, "missing-capability"), "{}", r.head);
         assert!(offered_msat(&r).is_some(), "a fresh, unrestricted token is the remedy");
     }
     // Another service's capabilities are not this request's business.
-    assert_eq!(raw(addr, "GET", "/alpha/x", &with(&appended(&token, "beta_capabilities=x"))).await.status, 200);
+    assert_eq!(
+        raw(addr, "GET", "/alpha/x", &with(&appended(&token, "beta_capabilities=x"))).await.status,
+        200
+    );
 
     // Where a capability is configured, the narrowing is judged.
     let first = raw(addr, "GET", "/beta/x", &[]).await;
     let token = pay(&s.node, &first.headers()).await;
-    assert_eq!(raw(addr, "GET", "/beta/x", &with(&narrowed(&token, "beta", &["read"]))).await.status, 200);
+    assert_eq!(
+        raw(addr, "GET", "/beta/x", &with(&narrowed(&token, "beta", &["read"]))).await.status,
+        200
+    );
     let r = raw(addr, "GET", "/beta/x", &with(&narrowed(&token, "beta", &["write"]))).await;
     assert_eq!((r.status, code(&r).as_str()), (402, "wrong-capability"), "{}", r.head);
     let m = s.proxy.metrics();

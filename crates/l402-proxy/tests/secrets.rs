@@ -35,13 +35,25 @@ price_msat = 1000
 #[test]
 fn debug_shows_neither_the_admin_token_nor_the_postgres_password() {
     for (store, kept) in [
-        (format!(r#"url = "postgres://l402:{PASSWORD}@db.internal:5432/tokens?sslmode=require""#), "postgres://l402:<redacted>@db.internal:5432/tokens?sslmode=require"),
-        (format!(r#"url = "postgres://l402@db.internal/tokens?password={PASSWORD}""#), "postgres://l402@db.internal/tokens?password=<redacted>"),
-        (format!(r#"url = "host=db.internal user=l402 password='{PASSWORD} x' dbname=tokens""#), "host=db.internal user=l402 password=<redacted> dbname=tokens"),
+        (
+            format!(
+                r#"url = "postgres://l402:{PASSWORD}@db.internal:5432/tokens?sslmode=require""#
+            ),
+            "postgres://l402:<redacted>@db.internal:5432/tokens?sslmode=require",
+        ),
+        (
+            format!(r#"url = "postgres://l402@db.internal/tokens?password={PASSWORD}""#),
+            "postgres://l402@db.internal/tokens?password=<redacted>",
+        ),
+        (
+            format!(r#"url = "host=db.internal user=l402 password='{PASSWORD} x' dbname=tokens""#),
+            "host=db.internal user=l402 password=<redacted> dbname=tokens",
+        ),
     ] {
         let text = config(&store, &format!(r#"token = "{TOKEN}""#));
         let config = Config::from_toml_str(&text, Vec::new()).unwrap();
-        for shown in [format!("{config:?}"), format!("{config:#?}"), format!("{:?}", config.store)] {
+        for shown in [format!("{config:?}"), format!("{config:#?}"), format!("{:?}", config.store)]
+        {
             assert!(!shown.contains(TOKEN) && !shown.contains(PASSWORD), "{shown}");
             assert!(shown.contains(kept), "the rest stays useful: {shown}");
         }
@@ -61,7 +73,11 @@ fn a_syntax_error_on_the_token_line_does_not_quote_it() {
         (format!(r#"token = "{TOKEN}"#), store.clone(), "line 4"),
         (format!(r#"token "{TOKEN}""#), store.clone(), "line 4"),
         (format!(r#"token = "{TOKEN}" x"#), store.clone(), "line 4"),
-        (r#"token = "0123456789abcdef""#.to_owned(), format!(r#"url = postgres://l402:{PASSWORD}@db"#), "line 8"),
+        (
+            r#"token = "0123456789abcdef""#.to_owned(),
+            format!(r#"url = postgres://l402:{PASSWORD}@db"#),
+            "line 8",
+        ),
     ] {
         let e = Config::from_toml_str(&config(&store, &admin), Vec::new()).unwrap_err();
         assert_eq!(e.code(), "config-syntax");

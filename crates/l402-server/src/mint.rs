@@ -2,9 +2,9 @@
 
 use core::fmt;
 use core::future::Future;
-use std::borrow::Cow;
 use core::pin::Pin;
 use core::time::Duration;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::HeaderValue;

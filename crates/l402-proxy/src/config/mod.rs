@@ -456,8 +456,8 @@ impl Config {
     {
         // Neither error quotes the file: a secret's line must not reach a terminal or a log
         // (decision 0816).
-        let mut table: toml::Table =
-            toml::from_str(text).map_err(|e| Error::ConfigSyntax(redact::syntax_error(text, &e)))?;
+        let mut table: toml::Table = toml::from_str(text)
+            .map_err(|e| Error::ConfigSyntax(redact::syntax_error(text, &e)))?;
         let mut overrides: Vec<(String, String)> =
             env.into_iter().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
         // Sorted, so array entries are created in a predictable order.

@@ -10,18 +10,18 @@ pub(super) const REDACTED: &str = "<redacted>";
 /// `password=value` (quoted or not). When in doubt it hides more, never less.
 pub(super) fn postgres_url(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
-        let (before_query, query) = match rest.split_once('?') {
-            Some((b, q)) => (b, Some(q)),
-            None => (rest, None),
-        };
-        // The last `@` before the query ends the user info (a password's `@` must be
-        // escaped; if it is not, more is hidden, not less).
-        let authority = match before_query.rsplit_once('@') {
-            Some((user, host)) => match user.split_once(':') {
-                Some((name, _)) => format!("{name}:{REDACTED}@{host}"),
-                None => format!("{user}@{host}"),
+        // The user info ends at the last `@` of the whole string: an unescaped `@`, `/` or
+        // `?` in the password then hides more (the host too), never less.
+        let (user, after) = match rest.rsplit_once('@') {
+            Some((user, after)) => match user.split_once(':') {
+                Some((name, _)) => (format!("{name}:{REDACTED}@"), after),
+                None => (format!("{user}@"), after),
             },
-            None => before_query.to_owned(),
+            None => (String::new(), rest),
+        };
+        let (host, query) = match after.split_once('?') {
+            Some((h, q)) => (h, Some(q)),
+            None => (after, None),
         };
         let query = query.map(|q| {
             q.split('&')
@@ -35,8 +35,8 @@ pub(super) fn postgres_url(url: &str) -> String {
                 .join("&")
         });
         return match query {
-            Some(q) => format!("{scheme}://{authority}?{q}"),
-            None => format!("{scheme}://{authority}"),
+            Some(q) => format!("{scheme}://{user}{host}?{q}"),
+            None => format!("{scheme}://{user}{host}"),
         };
     }
     key_value_password(url)
@@ -141,10 +141,8 @@ fn unexpected_hidden(message: &str) -> String {
                 None => (rest, None),
             };
             // The kind is the words before the first quoted one (`string`, `floating point`).
-            let kind: Vec<&str> = unexpected
-                .split(' ')
-                .take_while(|w| !w.starts_with(['"', '`', '\'']))
-                .collect();
+            let kind: Vec<&str> =
+                unexpected.split(' ').take_while(|w| !w.starts_with(['"', '`', '\''])).collect();
             let kind = kind.join(" ");
             return match expected {
                 Some(x) => format!("{lead}{kind}, expected {x}"),
@@ -158,16 +156,52 @@ fn unexpected_hidden(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the password is made of (`@`, `:`, quotes, spaces, `password=`), neither
+        /// form shows it, and the host stays.
+        #[test]
+        fn no_password_survives(
+            user in "[a-z]{1,8}",
+            password in "[A-Za-z0-9@:/?&=' %\\\\]{0,12}XyZ[A-Za-z0-9@:/?&=' %]{0,12}",
+            host in "[a-z]{1,8}",
+        ) {
+            let url = format!("postgres://{user}:{password}@{host}/db?sslmode=require");
+            let shown = postgres_url(&url);
+            prop_assert!(!shown.contains("XyZ"), "{} -> {}", url, shown);
+            let escaped = password.replace('\\', "\\\\").replace('\'', "\\'");
+            let kv = format!("host={host} password='{escaped}' user={user}");
+            let shown = postgres_url(&kv);
+            prop_assert!(!shown.contains("XyZ"), "{} -> {}", kv, shown);
+            prop_assert!(shown.contains(&format!("host={host}")), "{}", shown);
+        }
+
+        /// Any text: no panic.
+        #[test]
+        fn any_text_is_handled(s in "\\PC{0,40}") {
+            let _ = postgres_url(&s);
+        }
+    }
 
     #[test]
     fn postgres_passwords_are_hidden_and_the_rest_kept() {
         for (url, shown) in [
             ("postgres://u:secret@db:5432/l402", "postgres://u:<redacted>@db:5432/l402"),
-            ("postgresql://u:se%40cret@db/l402?sslmode=require", "postgresql://u:<redacted>@db/l402?sslmode=require"),
+            (
+                "postgresql://u:se%40cret@db/l402?sslmode=require",
+                "postgresql://u:<redacted>@db/l402?sslmode=require",
+            ),
             ("postgres://u:p@ss@db/x", "postgres://u:<redacted>@db/x"),
-            ("postgres://u@db/x?password=secret&sslmode=require", "postgres://u@db/x?password=<redacted>&sslmode=require"),
+            (
+                "postgres://u@db/x?password=secret&sslmode=require",
+                "postgres://u@db/x?password=<redacted>&sslmode=require",
+            ),
             ("postgres://db/x", "postgres://db/x"),
-            ("host=db user=u password=secret dbname=x", "host=db user=u password=<redacted> dbname=x"),
+            (
+                "host=db user=u password=secret dbname=x",
+                "host=db user=u password=<redacted> dbname=x",
+            ),
             ("host=db password = 'se cr\\'et' dbname=x", "host=db password=<redacted> dbname=x"),
             ("password=se\\ cret", "password=<redacted>"),
             ("host=db mypassword=kept", "host=db mypassword=kept"),
