@@ -316,3 +316,31 @@ async fn a_capability_narrowing_is_refused_where_no_capability_is_configured() {
     );
     s.proxy.shutdown().await;
 }
+
+#[test]
+fn configurations_whose_tokens_could_not_hold_are_refused() {
+    let err = |services: Vec<l402_proxy::config::ServiceConfig>| {
+        l402_proxy::Config::with_services(services).validate().unwrap_err().to_string()
+    };
+    let pricing: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    // Two pricing endpoints under one name would accept each other's tokens.
+    let mut other = priced_service("http://127.0.0.1:1", pricing);
+    other.path_prefix = "/other".into();
+    let e = err(vec![priced_service("http://127.0.0.1:1", pricing), other]);
+    assert!(e.starts_with("services[1].name: another service with a pricing_url"), "{e}");
+    // A fixed-price entry of the same name is apart (decision 0814).
+    let mut fixed = paid_service("quotes", "http://127.0.0.1:1", "/static");
+    fixed.price_msat = Some(CHEAP);
+    let ok = l402_proxy::Config::with_services(vec![
+        fixed,
+        priced_service("http://127.0.0.1:1", pricing),
+    ]);
+    assert!(ok.validate().is_ok());
+    // Capabilities sold where no capability is named: its own tokens would be refused.
+    let mut sells = paid_service("alpha", "http://127.0.0.1:1", "/");
+    sells.caveats.capabilities = vec!["read".into()];
+    let e = err(vec![sells.clone()]);
+    assert!(e.starts_with("services[0].capability: required with caveats.capabilities"), "{e}");
+    sells.capability = Some("read".into());
+    assert!(l402_proxy::Config::with_services(vec![sells]).validate().is_ok());
+}

@@ -225,6 +225,13 @@ fn validate_service(at: &str, s: &ServiceConfig) -> Result<(), Error> {
     for (j, cap) in c.capabilities.iter().enumerate() {
         check_list_item(&format!("{at}.caveats.capabilities[{j}]"), cap)?;
     }
+    if s.auth && !c.capabilities.is_empty() && s.capability.is_none() {
+        // Its own tokens would be refused here (missing-capability, decision 0306).
+        return Err(Error::config(
+            key("capability"),
+            "required with caveats.capabilities: a token limited to capabilities is refused where none is named",
+        ));
+    }
     if c.valid_for_secs == Some(0) {
         return Err(Error::config(key("caveats.valid_for_secs"), "must be > 0"));
     }
