@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// The request a token is judged against. Every field is optional: a caveat whose check needs
-/// an absent field is not checked and is listed in [`crate::Verdict::unchecked`] (Aperture
-/// only checks a capabilities caveat when a capability is named; we apply the same rule to
-/// every field).
+/// an absent field is not checked and is listed in [`crate::Verdict::unchecked`], except a
+/// non-empty capabilities caveat of the judged service, which refuses a request that names no
+/// capability (`missing-capability`, decision 0306: Aperture skips it, so a narrowing would be
+/// silently ignored).
 ///
 /// Build it with the `with_*` methods:
 ///

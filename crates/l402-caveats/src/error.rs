@@ -47,6 +47,13 @@ pub enum Error {
         /// The capability the request needs.
         capability: String,
     },
+    /// The service's capabilities caveat names capabilities, and the request names none: a
+    /// narrowing the server cannot judge is refused, not skipped (decision 0306). Code
+    /// `missing-capability`.
+    MissingCapability {
+        /// The service whose caveat refused.
+        service: String,
+    },
     /// A `<service>_valid_until` or `expires_at` caveat has passed. Code `expired`.
     Expired {
         /// The condition that expired.
@@ -98,6 +105,7 @@ impl Error {
             Error::Unknown { .. } => "unknown-caveat",
             Error::WrongService { .. } => "wrong-service",
             Error::WrongCapability { .. } => "wrong-capability",
+            Error::MissingCapability { .. } => "missing-capability",
             Error::Expired { .. } => "expired",
             Error::WrongMethod { .. } => "wrong-method",
             Error::WrongPath { .. } => "wrong-path",
@@ -114,6 +122,7 @@ impl Error {
         "unknown-caveat",
         "wrong-service",
         "wrong-capability",
+        "missing-capability",
         "expired",
         "wrong-method",
         "wrong-path",
@@ -143,6 +152,10 @@ impl fmt::Display for Error {
             Error::WrongCapability { service, capability } => {
                 write!(f, "capability {capability:?} of service {service:?} is not allowed")
             }
+            Error::MissingCapability { service } => write!(
+                f,
+                "the token allows only some capabilities of service {service:?}, and the request names none"
+            ),
             Error::Expired { condition, deadline } => {
                 write!(f, "token expired ({condition}, valid before unix {deadline})")
             }

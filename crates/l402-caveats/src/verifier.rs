@@ -291,7 +291,13 @@ impl Verifier {
                                     capability: c.clone(),
                                 })
                             }
-                            None => unchecked = true,
+                            // Deny by default (decision 0306): a token narrowed to some
+                            // capabilities says nothing about a request that names none.
+                            None => {
+                                return Err(Error::MissingCapability {
+                                    service: (*service).to_owned(),
+                                })
+                            }
                         }
                     }
                 }

@@ -95,7 +95,13 @@ fn narrowing_rules_per_condition() {
     ];
     for (prev, cur, narrows) in pairs {
         let got = code(&[prev, cur], &ctx);
-        let want = if *narrows { "valid" } else { "caveat-escalation" };
+        // A narrowed capability list then needs a capability the empty context lacks.
+        let capabilities = cur.strip_prefix("svc_capabilities=").is_some_and(|v| !v.is_empty());
+        let want = match (*narrows, capabilities) {
+            (true, true) => "missing-capability",
+            (true, false) => "valid",
+            (false, _) => "caveat-escalation",
+        };
         assert_eq!(got, want, "{prev} then {cur}");
     }
 }
@@ -156,7 +162,6 @@ fn disabled_builtins_are_unknown() {
 fn absent_context_fields_leave_their_caveats_unchecked() {
     let caveats = [
         "services=other:0",
-        "svc_capabilities=write",
         "svc_valid_until=1",
         "methods=POST",
         "path_prefix=/x",
@@ -167,14 +172,26 @@ fn absent_context_fields_leave_their_caveats_unchecked() {
     let v = judge(&Verifier::new(), &b, &Context::new()).unwrap();
     assert_eq!(v.max_uses, Some(1));
     assert_eq!(v.deadline, Some(1));
-    assert_eq!(v.unchecked.len(), 6, "{:?}", v.unchecked);
-    // A capability caveat is only checked when a capability is named.
+    assert_eq!(v.unchecked.len(), 5, "{:?}", v.unchecked);
+}
+
+#[test]
+fn a_capability_narrowing_refuses_a_request_that_names_no_capability() {
+    // Deny by default (decision 0306): the narrowing is not skipped for want of the fact.
     let svc = Context::new().with_service("svc");
-    assert_eq!(code(&["svc_capabilities=write"], &svc), "valid");
+    assert_eq!(code(&["svc_capabilities=write"], &svc), "missing-capability");
+    assert_eq!(code(&["svc_capabilities=write"], &Context::new()), "missing-capability");
     assert_eq!(
         code(&["svc_capabilities=write"], &svc.clone().with_capability("read")),
         "wrong-capability"
     );
+    assert_eq!(code(&["svc_capabilities=write"], &svc.clone().with_capability("write")), "valid");
+    // Aperture's always-minted empty list restricts nothing, so it needs no capability; the
+    // caveat of another service is not this request's business.
+    assert_eq!(code(&["svc_capabilities="], &svc), "valid");
+    assert_eq!(code(&["other_capabilities=write"], &svc), "valid");
+    // Only the last occurrence is judged, and it must narrow the first.
+    assert_eq!(code(&["svc_capabilities=", "svc_capabilities=read"], &svc), "missing-capability");
 }
 
 #[test]

@@ -181,8 +181,10 @@ proptest! {
             // The helper never produces a token the engine would call widened or malformed.
             Ok(t) => {
                 if base_ok {
-                    let r = Verifier::new().verify(&t, &Context::new());
-                    prop_assert!(r.is_ok(), "{r:?}");
+                    // The empty context knows no capability: a capability list then refuses
+                    // the request (decision 0306), which is not a fault of the token.
+                    let r = Verifier::new().verify(&t, &Context::new()).map_err(|e| e.code());
+                    prop_assert!(matches!(r, Ok(_) | Err("missing-capability")), "{r:?}");
                 }
             }
             // A refusal on a sound base token is something the engine refuses too.

@@ -82,10 +82,19 @@ fn mint_attenuate_verify_round_trip() {
     assert_eq!(decoded["identifier"]["l402"]["token_id"], "33".repeat(32));
     assert_eq!(decoded["location"], "lsat");
 
-    let ok = l402(&["token", "verify", &narrowed, "--root-key", &root, "--preimage", &preimage]);
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["token", "verify", narrowed.as_str(), "--root-key", root.as_str()];
+        args.extend_from_slice(extra);
+        l402(&args)
+    };
+    let ok = verify(&["--preimage", &preimage, "--capability", "read"]);
     assert_eq!(ok.status.code(), Some(0));
     assert_eq!(stdout_json(&ok)["verdict"], "valid");
-    let no_preimage = l402(&["token", "verify", &narrowed, "--root-key", &root]);
+    // A capability list needs the request's capability (decision 0306).
+    let unnamed = verify(&["--preimage", &preimage]);
+    assert_eq!(unnamed.status.code(), Some(1));
+    assert_eq!(stdout_json(&unnamed)["verdict"], "missing-capability");
+    let no_preimage = verify(&["--capability", "read"]);
     assert_eq!(no_preimage.status.code(), Some(0));
     assert_eq!(stdout_json(&no_preimage)["preimage_checked"], false);
     let wrong_key = l402(&["token", "verify", &narrowed, "--root-key", &"12".repeat(32)]);

@@ -4,6 +4,7 @@ use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::time::Duration;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::HeaderValue;
@@ -156,23 +157,76 @@ impl Route {
 
     /// The caveats a token minted at `now` (Unix seconds) carries, in Aperture's order:
     /// services, capabilities, constraints (ours: the route's extension caveats, then
-    /// `max_uses`), then the timeout. Each is checked to encode losslessly.
+    /// `max_uses`), then the timeout. Each is checked to encode losslessly. For a dynamic
+    /// price, [`Route::caveats_for`] gives what a token for one request carries.
     pub fn caveats_at(&self, now: i64) -> Result<Vec<Caveat>, Error> {
+        self.caveats_under(&self.service, None, now)
+    }
+
+    /// The caveats a token minted at `now` for `request` carries: those of
+    /// [`Route::caveats_at`], and for a dynamic price, bound to what was priced: the service
+    /// name is [`Route::resource`] (the request's path appended) and a `methods` caveat names
+    /// the request's method (decision 0814). A method the route's own `methods` caveat does
+    /// not sell is refused (`wrong-method`): no token minted here could be used for it.
+    pub fn caveats_for(
+        &self,
+        request: &http::request::Parts,
+        now: i64,
+    ) -> Result<Vec<Caveat>, Error> {
+        let Price::Dynamic(_) = self.price else {
+            return self.caveats_at(now);
+        };
+        let method = request.method.as_str();
+        let sold = self.caveats.iter().all(|c| match c {
+            Caveat::Methods(m) => m.iter().any(|m| m == method),
+            _ => true,
+        });
+        if !sold {
+            return Err(Error::Caveat(l402_caveats::Error::WrongMethod {
+                method: method.to_owned(),
+            }));
+        }
+        self.caveats_under(&self.resource(request), Some(method), now)
+    }
+
+    /// The service name tokens for `request` are minted under and judged against. For a
+    /// fixed price, the route's service. For a dynamic price, the service followed by the
+    /// request's path (`quotes/priced/cheap`, as Aperture names a dynamically priced
+    /// resource), so that a token bought at one path's price buys nothing at another
+    /// (decision 0814). Service names a route is configured with never contain `/`, so
+    /// these names are apart from every fixed-price service's.
+    pub fn resource(&self, request: &http::request::Parts) -> Cow<'_, str> {
+        match self.price {
+            Price::Fixed(_) => Cow::Borrowed(&self.service),
+            Price::Dynamic(_) => Cow::Owned(priced_resource(&self.service, request.uri.path())),
+        }
+    }
+
+    fn caveats_under(
+        &self,
+        service: &str,
+        method: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<Caveat>, Error> {
         let mut out = vec![
-            Caveat::Services(vec![ServiceTier::new(self.service.clone(), self.tier)]),
+            Caveat::Services(vec![ServiceTier::new(service.to_owned(), self.tier)]),
             Caveat::Capabilities {
-                service: self.service.clone(),
+                service: service.to_owned(),
                 capabilities: self.capabilities.clone(),
             },
         ];
         out.extend(self.caveats.iter().cloned());
+        // After the route's own `methods`, which it narrows (checked by the caller).
+        if let Some(m) = method {
+            out.push(Caveat::Methods(vec![m.to_owned()]));
+        }
         if let Some(n) = self.max_uses {
             out.push(Caveat::MaxUses(n));
         }
         if let Some(v) = self.validity {
             let secs = i64::try_from(v.as_secs()).unwrap_or(i64::MAX);
             out.push(Caveat::ValidUntil {
-                service: self.service.clone(),
+                service: service.to_owned(),
                 unix: now.saturating_add(secs),
             });
         }
@@ -181,6 +235,25 @@ impl Route {
         }
         Ok(out)
     }
+}
+
+/// `service` followed by `path`, with the bytes that the caveat grammar gives a meaning
+/// (`,` and `:` in a `services` value, `=` in a per-service condition) and `%` itself
+/// percent-encoded, so that the name is one `services` entry and distinct paths give
+/// distinct names.
+fn priced_resource(service: &str, path: &str) -> String {
+    let mut out = String::with_capacity(service.len() + path.len());
+    out.push_str(service);
+    for c in path.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            ',' => out.push_str("%2C"),
+            ':' => out.push_str("%3A"),
+            '=' => out.push_str("%3D"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Builds the macaroon: V2, Aperture's location `lsat` (decision 0007), the identifier, then

@@ -327,7 +327,7 @@ impl Paywall {
                 key
             }
         };
-        let caveats = route.caveats_at(now)?;
+        let caveats = route.caveats_for(request, now)?;
         let mac = macaroon(&root_key, &identifier, &caveats);
         MintedChallenge::new(mac, invoice, identifier, amount_msat, self.config.style)
     }
@@ -395,7 +395,7 @@ impl Paywall {
         let identifier = identify(&credential)?;
         let (root_key, pending) = self.root_key(&identifier, now).await?;
         let mut context = Context::new()
-            .with_service(route.service.clone())
+            .with_service(route.resource(request).into_owned())
             .with_now(now)
             .with_method(request.method.as_str())
             .with_path(request.uri.path());

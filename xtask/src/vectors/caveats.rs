@@ -281,6 +281,13 @@ fn evaluations(c: &mut Check) -> Vec<EvaluationCase> {
             &[b"svc_capabilities=write"],
             false,
             ContextCase { capability: None, ..r.clone() },
+            "missing-capability",
+        ),
+        (
+            "capability-not-named-empty-list",
+            &[b"svc_capabilities="],
+            false,
+            ContextCase { capability: None, ..r.clone() },
             "valid",
         ),
         (
@@ -506,8 +513,14 @@ fn evaluations(c: &mut Check) -> Vec<EvaluationCase> {
 
 fn tokens(c: &mut Check) -> Vec<TokenCase> {
     let mut out = Vec::new();
-    let service =
-        |s: &str, now: i64| ContextCase { service: Some(s.into()), now: Some(now), ..ctx() };
+    // The token sells `add,subtract`: the request names one, since a capability list refuses
+    // a request that names none (decision 0306; Aperture never checks capabilities).
+    let service = |s: &str, now: i64| ContextCase {
+        service: Some(s.into()),
+        capability: Some("add".into()),
+        now: Some(now),
+        ..ctx()
+    };
     for (name, context, expected) in [
         ("c-service1-before-expiry", service("service1", 1_699_999_999), "valid"),
         ("c-service1-at-expiry", service("service1", 1_700_000_000), "expired"),

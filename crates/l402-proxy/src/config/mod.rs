@@ -16,6 +16,7 @@ use crate::upstream::Timeouts;
 use crate::Error;
 
 mod env;
+mod redact;
 mod validate;
 
 /// Environment variables starting with this override configuration keys: `__` separates
@@ -137,8 +138,8 @@ impl ListenConfig {
     pub const DEFAULT_H2_MAX_STREAMS: u32 = 100;
 }
 
-/// `[admin]`: the admin API.
-#[derive(Debug, Clone, Deserialize)]
+/// `[admin]`: the admin API. `Debug` shows the token as `<redacted>`.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AdminConfig {
@@ -157,8 +158,18 @@ pub struct AdminConfig {
     pub tls_key: Option<PathBuf>,
 }
 
-/// `[store]`: where root keys, revocations and usage counts are kept.
-#[derive(Debug, Clone, Deserialize)]
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("addr", &self.addr)
+            .field("token", &redact::REDACTED)
+            .finish()
+    }
+}
+
+/// `[store]`: where root keys, revocations and usage counts are kept. `Debug` shows the
+/// URL's password as `<redacted>`.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct StoreConfig {
@@ -168,6 +179,15 @@ pub struct StoreConfig {
     /// The PostgreSQL connection string (`postgres://user:pass@host/db`), with `kind = "postgres"`.
     #[serde(default)]
     pub url: Option<String>,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("kind", &self.kind)
+            .field("url", &self.url.as_deref().map(redact::postgres_url))
+            .finish()
+    }
 }
 
 /// `[lightning]`: the invoice backend.
@@ -549,8 +569,10 @@ impl Config {
     where
         I: IntoIterator<Item = (String, String)>,
     {
-        let mut table: toml::Table =
-            toml::from_str(text).map_err(|e| Error::ConfigSyntax(one_line(&e.to_string())))?;
+        // Neither error quotes the file: a secret's line must not reach a terminal or a log
+        // (decision 0816).
+        let mut table: toml::Table = toml::from_str(text)
+            .map_err(|e| Error::ConfigSyntax(redact::syntax_error(text, &e)))?;
         let mut overrides: Vec<(String, String)> =
             env.into_iter().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
         // Sorted, so array entries are created in a predictable order.
@@ -560,7 +582,7 @@ impl Config {
         }
         let config: Config = toml::Value::Table(table)
             .try_into()
-            .map_err(|e: toml::de::Error| Error::ConfigSyntax(one_line(&e.to_string())))?;
+            .map_err(|e: toml::de::Error| Error::ConfigSyntax(redact::schema_error(&e)))?;
         config.validate()?;
         Ok(config)
     }
@@ -602,8 +624,4 @@ impl Config {
     pub fn listen_addr(&self) -> Result<SocketAddr, Error> {
         validate::parse_addr("listen.addr", &self.listen.addr)
     }
-}
-
-fn one_line(s: &str) -> String {
-    s.split('\n').map(str::trim_end).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" | ")
 }

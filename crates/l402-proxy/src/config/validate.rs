@@ -89,6 +89,7 @@ impl Config {
         for (i, service) in self.services.iter().enumerate() {
             validate_service(&format!("services[{i}]"), service)?;
         }
+        check_priced_names(&self.services)?;
         Ok(())
     }
 
@@ -252,6 +253,13 @@ fn validate_service(at: &str, s: &ServiceConfig) -> Result<(), Error> {
     for (j, cap) in c.capabilities.iter().enumerate() {
         check_list_item(&format!("{at}.caveats.capabilities[{j}]"), cap)?;
     }
+    if s.auth && !c.capabilities.is_empty() && s.capability.is_none() {
+        // Its own tokens would be refused here (missing-capability, decision 0306).
+        return Err(Error::config(
+            key("capability"),
+            "required with caveats.capabilities: a token limited to capabilities is refused where none is named",
+        ));
+    }
     if c.valid_for_secs == Some(0) {
         return Err(Error::config(key("caveats.valid_for_secs"), "must be > 0"));
     }
@@ -274,6 +282,22 @@ fn validate_service(at: &str, s: &ServiceConfig) -> Result<(), Error> {
         }
         if !seen.insert(m) {
             return Err(Error::config(format!("{at}.caveats.methods[{j}]"), "listed twice"));
+        }
+    }
+    Ok(())
+}
+
+/// Tokens of a service with a pricing endpoint are bound to `<name><path>` (decision 0814);
+/// two such services with one name would accept each other's tokens where their prices
+/// differ.
+fn check_priced_names(services: &[ServiceConfig]) -> Result<(), Error> {
+    let mut seen = BTreeSet::new();
+    for (i, s) in services.iter().enumerate() {
+        if s.auth && s.pricing_url.is_some() && !seen.insert(s.name.as_str()) {
+            return Err(Error::config(
+                format!("services[{i}].name"),
+                "another service with a pricing_url has this name; give each its own",
+            ));
         }
     }
     Ok(())

@@ -53,7 +53,8 @@ pub(crate) fn take_root_cert(config: &str) -> Result<(String, Option<String>), E
         }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         if key.is_empty() || chars.next() != Some('=') {
-            return Err(Error::Config(format!("postgres configuration: no '=' after {key:?}")));
+            // Not naming the word: it may be part of an unquoted password.
+            return Err(Error::Config("postgres configuration: a key without '='".into()));
         }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         // The value, unquoted for us; re-quoted below for tokio-postgres.
