@@ -57,6 +57,7 @@ pub mod config;
 mod error;
 mod grpc_settle;
 pub mod headers;
+pub mod host;
 mod idle;
 pub mod ledger;
 pub mod metrics;
