@@ -1,6 +1,6 @@
 //! `cargo xtask ci`: everything CI runs, in order. The first failing step stops the run.
 
-use crate::{cargo, fuzz, interop, postgres, run, run_within, vectors};
+use crate::{cargo, fuzz, interop, postgres, run, run_within, tomcat, vectors};
 
 /// How long `cargo test --workspace` may run in CI before it is killed as hung.
 const TEST_LIMIT: std::time::Duration = std::time::Duration::from_secs(35 * 60);
@@ -14,6 +14,9 @@ pub(crate) fn ci() -> Result<(), String> {
     step("postgres", postgres::ensure)?;
     // The test step takes minutes; the bound is for a hang, far above any honest run.
     step("test", || run_within(cargo().args(["test", "--workspace"]), TEST_LIMIT))?;
+    // Seconds once the test step has built everything (same features: `--workspace`), plus
+    // the tomcat10 install on a fresh machine (8 s measured).
+    step("tomcat", tomcat::tomcat)?;
     step("vectors", || vectors::run(&crate::root(), true))?;
     step("interop", interop::interop)?;
     step("fuzz", || fuzz::fuzz(10))?;

@@ -4,6 +4,7 @@
 //! - `interop`: install the npm/PyPI peers into `target/interop` and run the peer tests
 //! - `fuzz [--seconds N]`: smoke-run every fuzz target
 //! - `bench [--quick]`: run the criterion benchmarks
+//! - `tomcat`: the proxy in front of Debian's Tomcat 10 (installed when missing)
 //! - `ci`: everything CI runs, in order
 #![forbid(unsafe_code)]
 #![allow(missing_docs, reason = "a binary")]
@@ -21,6 +22,7 @@ mod ci;
 mod fuzz;
 mod interop;
 mod postgres;
+mod tomcat;
 mod vectors;
 
 fn root() -> PathBuf {
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         ["fuzz", "--seconds", n] => n.parse().map_err(|_| USAGE.to_owned()).and_then(fuzz::fuzz),
         ["bench"] => bench::bench(false),
         ["bench", "--quick"] => bench::bench(true),
+        ["tomcat"] => tomcat::tomcat(),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -51,7 +54,7 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str =
-    "usage: cargo xtask vectors [--check] | interop | fuzz [--seconds N] | bench [--quick] | ci";
+    "usage: cargo xtask vectors [--check] | interop | fuzz [--seconds N] | bench [--quick] | tomcat | ci";
 
 pub(crate) fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))

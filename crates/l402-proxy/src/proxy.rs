@@ -170,35 +170,29 @@ impl Shared {
         if !self.metrics_path.is_empty() && raw_path == self.metrics_path {
             return full(StatusCode::OK, "text/plain; version=0.0.4", self.metrics.render());
         }
+        let host = match crate::host::request_host(req.uri(), req.headers()) {
+            Ok(h) => h,
+            Err(e) => return self.bad_request(e.code(), grpc),
+        };
         let path = match normalize(raw_path) {
             Ok(p) => p,
-            Err(e) => {
+            Err(e) => return self.bad_request(e.code(), grpc),
+        };
+        let m = match crate::route::route(&self.configs, host.as_deref(), &path) {
+            Ok(Some(m)) => m,
+            Ok(None) => {
                 self.metrics.inc("l402_proxy_requests_total", &[("service", "-")]);
-                tracing::info!(code = e.code(), "refused path");
                 return if grpc {
-                    grpc_status(GRPC_INVALID_ARGUMENT, "invalid path")
+                    grpc_status(GRPC_NOT_FOUND, "no service")
                 } else {
-                    full(StatusCode::BAD_REQUEST, "text/plain; charset=utf-8", format!("{e}\n"))
+                    full(
+                        StatusCode::NOT_FOUND,
+                        "text/plain; charset=utf-8",
+                        "no service for this host and path\n",
+                    )
                 };
             }
-        };
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()));
-        let Some(m) = crate::route::route(&self.configs, host.as_deref(), &path) else {
-            self.metrics.inc("l402_proxy_requests_total", &[("service", "-")]);
-            return if grpc {
-                grpc_status(GRPC_NOT_FOUND, "no service")
-            } else {
-                full(
-                    StatusCode::NOT_FOUND,
-                    "text/plain; charset=utf-8",
-                    "no service for this host and path\n",
-                )
-            };
+            Err(e) => return self.bad_request(e.code(), grpc),
         };
         let Some(service) = self.services.get(m.index) else {
             return full(StatusCode::INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", "");
@@ -277,6 +271,20 @@ impl Shared {
             response.headers_mut().insert(TOKEN_STATUS, v);
         }
         response
+    }
+
+    /// A request refused before any service saw it (its host or path): 400 with the stable
+    /// code in the problem body, gRPC INVALID_ARGUMENT with the code as its message, and the
+    /// code as the verdict label of service "-" (decision 0809).
+    fn bad_request(&self, code: &'static str, grpc: bool) -> Response<Body> {
+        self.metrics.inc("l402_proxy_requests_total", &[("service", "-")]);
+        self.metrics.inc("l402_proxy_verdicts_total", &[("service", "-"), ("code", code)]);
+        tracing::info!(code, "refused request");
+        if grpc {
+            grpc_status(GRPC_INVALID_ARGUMENT, code)
+        } else {
+            problem(StatusCode::BAD_REQUEST, code)
+        }
     }
 
     /// Answers a refused request: a fresh challenge when paying helps (decision 0602 of the

@@ -268,6 +268,15 @@ pub struct ServiceConfig {
     /// Paths under this service that are served without payment, matched on whole segments.
     #[serde(default)]
     pub free_paths: Vec<String>,
+    /// The upstream compares paths without regard to case (IIS, Express's default routing):
+    /// `path_prefix` and `free_paths` match that way too (default false; decision 0809).
+    #[serde(default)]
+    pub case_insensitive: bool,
+    /// The upstream reads a segment with trailing dots and spaces removed and cut at a `:`
+    /// (Windows file names, IIS): `path_prefix` and `free_paths` match that way too
+    /// (default false; decision 0809).
+    #[serde(default)]
+    pub strip_trailing_dots: bool,
     /// The capability a request to this entry exercises, checked against the token's
     /// `<name>_capabilities` caveat.
     #[serde(default)]
@@ -507,6 +516,8 @@ impl ServiceConfig {
             price_sat: None,
             pricing_url: None,
             free_paths: Vec::new(),
+            case_insensitive: false,
+            strip_trailing_dots: false,
             capability: None,
             caveats: CaveatConfig::default(),
             forward_credentials: false,
@@ -528,6 +539,11 @@ impl ServiceConfig {
             None => l402_server::NotDelivered::DEFAULT_GRPC.to_vec(),
         };
         l402_server::NotDelivered::new(http, grpc)
+    }
+
+    /// How this service's upstream compares paths (`case_insensitive`, `strip_trailing_dots`).
+    pub fn matching(&self) -> crate::path::Matching {
+        crate::path::Matching::new(self.case_insensitive, self.strip_trailing_dots)
     }
 
     /// The static price in millisatoshis, if one is configured.

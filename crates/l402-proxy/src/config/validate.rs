@@ -361,7 +361,7 @@ fn check_prefix(key: &str, value: &str) -> Result<(), Error> {
     match normalize(value) {
         Ok(n) if n == value || (n.len() + 1 == value.len() && value.ends_with('/')) => Ok(()),
         Ok(n) => Err(Error::config(key, format!("must be in normal form: {n}"))),
-        Err(_) => Err(Error::config(key, "must be a valid path")),
+        Err(e) => Err(Error::config(key, format!("must be a valid path ({})", e.code()))),
     }
 }
 
