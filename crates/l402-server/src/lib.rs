@@ -68,6 +68,7 @@ mod error;
 mod keys;
 mod mint;
 mod paywall;
+mod rate;
 pub mod store;
 pub mod tower;
 pub mod verify;
