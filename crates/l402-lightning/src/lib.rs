@@ -9,6 +9,9 @@
 //! - `lnd` (feature `lnd`): `LndInvoiceBackend` and `LndPayer`, LND over gRPC with TLS pinned
 //!   to the node's certificate and the macaroon in the `macaroon` metadata (decision 0203).
 //!
+//! - [`owner_only`]: directories `0700` and files `0600` for whatever holds secrets, used by
+//!   every crate that stores some (decision 0810).
+//!
 //! Amounts are millisatoshis everywhere (`*_msat`, decision 0200). Both traits are
 //! object-safe: layers above hold `Arc<dyn InvoiceBackend>` / `Arc<dyn Payer>` and never name
 //! a concrete node. Every [`Error`] has a stable [`Error::code`].
@@ -50,6 +53,7 @@ pub mod dev;
 mod error;
 #[cfg(feature = "lnd")]
 pub mod lnd;
+pub mod owner_only;
 
 pub use crate::backend::{
     sat_to_msat, CreatedInvoice, InvoiceBackend, InvoiceRequest, InvoiceState, Network, PayRequest,

@@ -71,6 +71,7 @@ mod keys;
 mod mint;
 mod paywall;
 mod settle;
+mod rate;
 pub mod store;
 pub mod tower;
 pub mod verify;

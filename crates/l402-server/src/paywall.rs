@@ -19,6 +19,7 @@ use crate::client::{bucket, TrustedProxies};
 use crate::keys::{key_hash, KeyMode, RootKey};
 use crate::mint::{macaroon, MintedChallenge, Route};
 use crate::settle::{retry, Op, Settlement};
+use crate::rate::RateGate;
 use crate::store::{KeyRecord, Pruned, Reservation, RootKeyStore};
 use crate::verify::{identify, verify, VerifiedToken};
 use crate::Error;
@@ -53,6 +54,10 @@ pub struct PaywallConfig {
     pub style: ChallengeStyle,
     /// Invoice issuance limit per client.
     pub rate_limit: RateLimit,
+    /// Client buckets the in-memory rate gate tracks per window (default 65,536). When it is
+    /// full, a client not yet tracked is refused `rate-limited` until the window ends: fail
+    /// closed (decision 0607).
+    pub rate_clients: usize,
     /// Proxies whose forwarding headers name the real client.
     pub trusted_proxies: TrustedProxies,
     /// How long a reserved use is held without renewal before it counts as a use (default
@@ -73,6 +78,7 @@ impl Default for PaywallConfig {
             pending_grace: Duration::from_secs(3600),
             style: ChallengeStyle::default(),
             rate_limit: RateLimit::default(),
+            rate_clients: 65_536,
             trusted_proxies: TrustedProxies::none(),
             reservation_lease: Duration::from_secs(300),
             prune_interval: Duration::from_secs(60),
@@ -89,6 +95,7 @@ pub struct Paywall {
     store: Arc<dyn RootKeyStore>,
     keys: RwLock<KeyMode>,
     cache: RwLock<KeyCache>,
+    rate: RateGate,
     caveats: Verifier,
     config: PaywallConfig,
     clock: Arc<dyn Clock>,
@@ -159,6 +166,7 @@ impl PaywallBuilder {
             store: self.store,
             keys: RwLock::new(self.keys),
             cache: RwLock::new(KeyCache::new(self.config.cache_capacity)),
+            rate: RateGate::new(self.config.rate_limit, self.config.rate_clients),
             caveats: self.caveats,
             config: self.config,
             clock: self.clock,
@@ -278,8 +286,9 @@ impl Paywall {
         client: Option<IpAddr>,
     ) -> Result<MintedChallenge, Error> {
         let now = self.now();
-        self.maybe_prune(now).await;
+        // Refused requests stop here, before anything writes (decision 0607).
         self.check_rate(client, now).await?;
+        self.maybe_prune(now).await;
         let amount_msat = route.price.of(request).await?;
         let invoice = self
             .backend
@@ -332,14 +341,14 @@ impl Paywall {
         MintedChallenge::new(mac, invoice, identifier, amount_msat, self.config.style)
     }
 
+    /// This instance's gate first, in memory; only a request it lets through counts in the
+    /// store's shared window, which writes nothing once that window is full (decision 0607).
     async fn check_rate(&self, client: Option<IpAddr>, now: i64) -> Result<(), Error> {
-        let limit = self.config.rate_limit;
-        let window = secs(limit.window).max(1);
-        let window_end = now.div_euclid(window).saturating_add(1).saturating_mul(window);
-        let hits = self.store.count_hit(&bucket(client), window_end).await?;
-        if hits > limit.challenges {
+        let bucket = bucket(client);
+        let window_end = self.rate.admit(&bucket, now)?;
+        if !self.store.take_hit(&bucket, window_end, self.config.rate_limit.challenges).await? {
             let retry_after = u64::try_from(window_end.saturating_sub(now)).unwrap_or(1);
-            return Err(Error::RateLimited { retry_after });
+            return Err(Error::RateLimited { retry_after: retry_after.max(1) });
         }
         Ok(())
     }

@@ -261,3 +261,72 @@ async fn postgres_over_tls_verifies_the_server() -> Result {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+fn wal_len(db: &std::path::Path) -> u64 {
+    std::fs::metadata(format!("{}-wal", db.display())).map(|m| m.len()).unwrap_or(0)
+}
+
+/// A refusal costs the store no write (decision 0607): once a window is full, taking from it
+/// leaves the WAL exactly as it was, while a hit that counts does append.
+#[tokio::test]
+async fn a_full_sqlite_window_appends_nothing_to_the_wal() -> Result {
+    let path = temp_db();
+    let store = SqliteStore::open(&path)?;
+    assert!(store.take_hit("ip:192.0.2.1", 60, 2).await?);
+    let before = wal_len(&path);
+    assert!(store.take_hit("ip:192.0.2.1", 60, 2).await?);
+    assert!(wal_len(&path) > before, "a counted hit is written");
+    let full = wal_len(&path);
+    for _ in 0..500 {
+        assert!(!store.take_hit("ip:192.0.2.1", 60, 2).await?);
+    }
+    assert_eq!(wal_len(&path), full, "500 refusals appended nothing");
+    Ok(())
+}
+
+/// The WAL is checkpointed while the store is in use, and cut back to a few MiB: it does not
+/// keep growing with writes (it grew by a frame per rate-limit hit, without bound, because
+/// those commits never reached SQLite's auto-checkpoint), and a prune empties it.
+#[tokio::test]
+async fn the_sqlite_wal_is_checkpointed_and_bounded() -> Result {
+    let path = temp_db();
+    let store = SqliteStore::open(&path)?;
+    let mut largest = 0;
+    for i in 0..6_000 {
+        assert!(store.take_hit(&format!("ip:10.0.{}.{}", i / 256, i % 256), 60, 1).await?);
+        largest = largest.max(wal_len(&path));
+    }
+    // 6,000 commits of at least one 4 KiB page each would be 24 MiB without checkpoints;
+    // SQLite checkpoints every 1,000 pages and the WAL is cut back to 4 MiB after that.
+    assert!(largest < 12 * 1024 * 1024, "the WAL reached {largest} bytes");
+    store.prune(0).await?;
+    assert_eq!(wal_len(&path), 0, "a prune checkpoints and truncates the WAL");
+    Ok(())
+}
+
+/// Root keys are for the store's owner only (decision 0810): the database and its `-wal`
+/// and `-shm` are created `0600`, and files an earlier release left `0644` are tightened on
+/// open.
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_files_are_owner_only() -> Result {
+    use std::os::unix::fs::PermissionsExt;
+    let path = temp_db();
+    let files = |p: &std::path::Path| {
+        ["", "-wal", "-shm"].map(|s| std::path::PathBuf::from(format!("{}{s}", p.display())))
+    };
+    let mode = |p: &std::path::Path| -> Result<u32> {
+        Ok(std::fs::metadata(p)?.permissions().mode() & 0o777)
+    };
+    let a = SqliteStore::open(&path)?;
+    assert!(a.take_hit("ip:192.0.2.1", 60, 1).await?);
+    for f in files(&path) {
+        assert_eq!(mode(&f)?, 0o600, "{}", f.display());
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644))?;
+    }
+    let _b = SqliteStore::open(&path)?;
+    for f in files(&path) {
+        assert_eq!(mode(&f)?, 0o600, "{} tightened", f.display());
+    }
+    Ok(())
+}

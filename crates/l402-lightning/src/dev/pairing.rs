@@ -187,10 +187,13 @@ impl Drop for PairingServer {
 
 fn write_pairing_file(dir: &Path, pairing: &Pairing) -> Result<PathBuf, Error> {
     let cfg = |e: std::io::Error| Error::Config(format!("cannot write pairing file: {e}"));
-    std::fs::create_dir_all(dir).map_err(cfg)?;
+    // The file is 0600; the directory too is the owner's (decision 0810).
+    crate::owner_only::dir(dir).map_err(cfg)?;
     let path = dir.join(PAIRING_FILE);
     let tmp = dir.join(format!("{PAIRING_FILE}.tmp"));
     let text = serde_json::to_string_pretty(pairing).map_err(|e| Error::Config(e.to_string()))?;
+    // A temporary file left by a crash keeps its mode when reopened: tighten it first.
+    crate::owner_only::file(&tmp, true).map_err(cfg)?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

@@ -176,11 +176,17 @@ impl RootKeyStore for MemoryStore {
         Ok(self.lock().used.get(token_id).copied().unwrap_or(0))
     }
 
-    async fn count_hit(&self, bucket: &str, window_end: i64) -> Result<u64, Error> {
+    async fn take_hit(&self, bucket: &str, window_end: i64, limit: u64) -> Result<bool, Error> {
+        if limit == 0 {
+            return Ok(false);
+        }
         let mut s = self.lock();
         let n = s.windows.entry((bucket.to_owned(), window_end)).or_insert(0);
-        *n = n.saturating_add(1);
-        Ok(*n)
+        if *n >= limit {
+            return Ok(false);
+        }
+        *n += 1;
+        Ok(true)
     }
 
     async fn prune(&self, now: i64) -> Result<Pruned, Error> {

@@ -151,9 +151,10 @@ pub trait RootKeyStore: Send + Sync + fmt::Debug {
     /// Counted uses of a token.
     async fn uses(&self, token_id: &TokenId) -> Result<u64, Error>;
 
-    /// Counts one hit in the rate-limit window `bucket` ending at `window_end`; returns the
-    /// hits in that window including this one.
-    async fn count_hit(&self, bucket: &str, window_end: i64) -> Result<u64, Error>;
+    /// Counts one hit in the shared rate-limit window `bucket` ending at `window_end` if it
+    /// holds fewer than `limit`; returns whether it did. A full window is left as it is:
+    /// nothing is written (decision 0607), so refusals cost the store no writes.
+    async fn take_hit(&self, bucket: &str, window_end: i64, limit: u64) -> Result<bool, Error>;
 
     /// Counts lapsed reservations (`lease_until <= now`) as uses, deleting them, and drops
     /// rate-limit windows that ended, as of `now`.

@@ -405,18 +405,42 @@ impl RootKeyStore for PostgresStore {
         }
     }
 
-    async fn count_hit(&self, bucket: &str, window_end: i64) -> Result<u64, Error> {
+    async fn take_hit(&self, bucket: &str, window_end: i64, limit: u64) -> Result<bool, Error> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // A full window matches neither the update's condition nor the insert's: the row is
+        // not rewritten and not locked (an `ON CONFLICT DO UPDATE … WHERE` would lock it,
+        // which writes the row and a WAL record), so a refusal writes nothing.
         let row = self
             .client
             .query_one(
-                "INSERT INTO l402_rate (bucket, window_end, hits) VALUES ($1, $2, 1)
-                 ON CONFLICT (bucket, window_end) DO UPDATE SET hits = l402_rate.hits + 1
-                 RETURNING hits",
-                &[&bucket, &window_end],
+                "WITH up AS (
+                     UPDATE l402_rate SET hits = hits + 1
+                     WHERE bucket = $1 AND window_end = $2 AND hits < $3 RETURNING 1),
+                 ins AS (
+                     INSERT INTO l402_rate (bucket, window_end, hits)
+                     SELECT $1, $2, 1 WHERE $3 > 0 AND NOT EXISTS (
+                         SELECT 1 FROM l402_rate WHERE bucket = $1 AND window_end = $2)
+                     ON CONFLICT DO NOTHING RETURNING 1)
+                 SELECT (SELECT count(*) FROM up) + (SELECT count(*) FROM ins)",
+                &[&bucket, &window_end, &limit],
             )
             .await
             .map_err(db)?;
-        Ok(count(row.try_get(0).map_err(db)?))
+        if row.try_get::<_, i64>(0).map_err(db)? > 0 {
+            return Ok(true);
+        }
+        // Another instance may have inserted the row after this statement's snapshot: count
+        // in it, if it has room.
+        let n = self
+            .client
+            .execute(
+                "UPDATE l402_rate SET hits = hits + 1
+                 WHERE bucket = $1 AND window_end = $2 AND hits < $3",
+                &[&bucket, &window_end, &limit],
+            )
+            .await
+            .map_err(db)?;
+        Ok(n > 0)
     }
 
     async fn prune(&self, now: i64) -> Result<Pruned, Error> {

@@ -60,13 +60,25 @@ fn db(e: rusqlite::Error) -> Error {
 /// How long a statement waits for another instance's write before failing `store`.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How far a WAL is cut back after a checkpoint (decision 0607).
+const WAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
+
+/// How long the prune's checkpoint waits for other instances.
+const CHECKPOINT_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and its tables.
+    ///
+    /// Root keys are secrets: the file is created `0600` before SQLite opens it (SQLite gives
+    /// its `-wal` and `-shm` the database's mode), and an existing database, `-wal` or `-shm`
+    /// that group or others can read is tightened to `0600`, or refused when it cannot be
+    /// (decision 0810). The directory is the caller's to protect.
     pub fn open(path: &Path) -> Result<SqliteStore, Error> {
+        owner_only(path)?;
         let conn = Connection::open(path).map_err(db)?;
         SqliteStore::init(conn)
     }
@@ -98,6 +110,20 @@ impl SqliteStore {
     }
 }
 
+fn owner_only(path: &Path) -> Result<(), Error> {
+    let private = |p: &Path, create| {
+        l402_lightning::owner_only::file(p, create)
+            .map_err(|e| Error::Store(format!("sqlite: {e}")))
+    };
+    private(path, true)?;
+    for sidecar in ["-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(sidecar);
+        private(Path::new(&p), false)?;
+    }
+    Ok(())
+}
+
 /// Journal mode, tables and upgrades, retried while another instance sets up the same file.
 ///
 /// SQLite answers `SQLITE_BUSY` at once, without waiting out the busy timeout, when waiting
@@ -112,6 +138,9 @@ fn set_up(conn: &mut Connection) -> Result<(), rusqlite::Error> {
         // their own journal mode, which is fine.
         let r = conn.pragma_update(None, "journal_mode", "WAL").and_then(|()| {
             conn.pragma_update(None, "synchronous", "NORMAL")?;
+            // After a checkpoint, the WAL is cut back to this size when it is next reused
+            // (by default it keeps its largest size for good).
+            conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
             migrate(conn)
         });
         match r {
@@ -120,6 +149,20 @@ fn set_up(conn: &mut Connection) -> Result<(), rusqlite::Error> {
             }
             other => return other,
         }
+    }
+}
+
+/// Copies the WAL into the database and empties it, so the WAL's size on disk stays bounded
+/// even if something held auto-checkpoints off (another instance's long read). It waits for
+/// other instances' writers and readers only briefly: a busy checkpoint is simply retried at
+/// the next prune, and SQLite's auto-checkpoint goes on meanwhile.
+fn checkpoint(c: &mut Connection) -> Result<(), rusqlite::Error> {
+    c.busy_timeout(CHECKPOINT_WAIT)?;
+    let done = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    c.busy_timeout(BUSY_TIMEOUT)?;
+    match done {
+        Err(e) if is_busy(&e) => Ok(()),
+        other => other,
     }
 }
 
@@ -359,16 +402,20 @@ impl RootKeyStore for SqliteStore {
         .await
     }
 
-    async fn count_hit(&self, bucket: &str, window_end: i64) -> Result<u64, Error> {
+    async fn take_hit(&self, bucket: &str, window_end: i64, limit: u64) -> Result<bool, Error> {
         let bucket = bucket.to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with(move |c| {
+            // A full window fails the update's condition: no page changes, so the commit
+            // appends nothing to the WAL. `execute` steps the statement to its end, which is
+            // where SQLite runs its WAL hook (the auto-checkpoint); the counter it replaces read
+            // one `RETURNING` row and reset the statement, so its commits never checkpointed.
             c.prepare_cached(
-                "INSERT INTO l402_rate (bucket, window_end, hits) VALUES (?1, ?2, 1)
-                 ON CONFLICT (bucket, window_end) DO UPDATE SET hits = hits + 1
-                 RETURNING hits",
+                "INSERT INTO l402_rate (bucket, window_end, hits) SELECT ?1, ?2, 1 WHERE ?3 > 0
+                 ON CONFLICT (bucket, window_end) DO UPDATE SET hits = hits + 1 WHERE hits < ?3",
             )?
-            .query_row(params![bucket, window_end], |r| r.get::<_, i64>(0))
-            .map(count)
+            .execute(params![bucket, window_end, limit])
+            .map(|n| n > 0)
         })
         .await
     }
@@ -389,6 +436,7 @@ impl RootKeyStore for SqliteStore {
             let windows =
                 tx.execute("DELETE FROM l402_rate WHERE window_end <= ?1", params![now])?;
             tx.commit()?;
+            checkpoint(c)?;
             Ok(Pruned {
                 reservations: reservations as u64,
                 windows: windows as u64,

@@ -62,7 +62,8 @@ where
     check!(release_gives_the_use_back);
     check!(lapsed_reservations_count_as_uses);
     check!(renewed_reservations_outlive_their_first_lease);
-    check!(rate_windows_count_across_instances);
+    check!(rate_windows_fill_across_instances);
+    check!(rate_windows_are_exact_under_concurrency);
     Ok(())
 }
 
@@ -211,13 +212,36 @@ async fn renewed_reservations_outlive_their_first_lease(p: Pair) -> Result {
     Ok(())
 }
 
-async fn rate_windows_count_across_instances(p: Pair) -> Result {
-    assert_eq!(p.a.count_hit("ip:192.0.2.1", 60).await?, 1);
-    assert_eq!(p.b.count_hit("ip:192.0.2.1", 60).await?, 2);
-    assert_eq!(p.a.count_hit("ip:192.0.2.1", 60).await?, 3);
-    assert_eq!(p.a.count_hit("ip:192.0.2.2", 60).await?, 1);
-    assert_eq!(p.a.count_hit("ip:192.0.2.1", 120).await?, 1, "a new window starts at 1");
-    assert_eq!(p.b.prune(60).await?.windows, 2);
-    assert_eq!(p.a.count_hit("ip:192.0.2.1", 120).await?, 2, "later window survives");
+async fn rate_windows_fill_across_instances(p: Pair) -> Result {
+    const B: &str = "ip:192.0.2.1";
+    assert!(p.a.take_hit(B, 60, 3).await?);
+    assert!(p.b.take_hit(B, 60, 3).await?);
+    assert!(p.a.take_hit(B, 60, 3).await?);
+    assert!(!p.b.take_hit(B, 60, 3).await?, "full, whichever instance asks");
+    assert!(!p.a.take_hit(B, 60, 3).await?);
+    assert!(p.a.take_hit(B, 60, 4).await?, "a full window was left at 3, not counted on");
+    assert!(p.a.take_hit("ip:192.0.2.2", 60, 3).await?, "buckets are separate");
+    assert!(p.b.take_hit(B, 120, 2).await?, "a new window starts empty");
+    assert!(!p.a.take_hit("ip:192.0.2.3", 60, 0).await?, "a zero limit takes nothing");
+    assert_eq!(p.b.prune(60).await?.windows, 2, "nothing was written for the zero limit");
+    assert!(p.a.take_hit(B, 120, 2).await?, "later window survives");
+    assert!(!p.a.take_hit(B, 120, 2).await?);
+    Ok(())
+}
+
+async fn rate_windows_are_exact_under_concurrency(p: Pair) -> Result {
+    const LIMIT: u64 = 5;
+    let mut tasks = Vec::new();
+    for i in 0..24u32 {
+        let store = if i % 2 == 0 { Arc::clone(&p.a) } else { Arc::clone(&p.b) };
+        tasks.push(tokio::spawn(async move {
+            store.take_hit("ip:198.51.100.7", 60, LIMIT).await.map(u64::from)
+        }));
+    }
+    let mut taken = 0;
+    for t in tasks {
+        taken += t.await??;
+    }
+    assert_eq!(taken, LIMIT, "exactly the limit was taken");
     Ok(())
 }
