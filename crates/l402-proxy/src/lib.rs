@@ -59,6 +59,7 @@ mod grpc_settle;
 pub mod headers;
 mod idle;
 pub mod ledger;
+mod log_sampler;
 pub mod metrics;
 pub mod path;
 mod pricing;
