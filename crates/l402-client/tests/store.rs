@@ -459,3 +459,45 @@ fn concurrent_first_opens_of_one_database_all_succeed() -> Result {
     }
     Ok(())
 }
+
+/// Tokens are bearer credentials: the stores' files are the owner's only, a missing
+/// directory is created so, and files an earlier release left readable are tightened
+/// (decision 0810).
+#[cfg(unix)]
+#[test]
+fn store_files_and_new_directories_are_owner_only() -> Result {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| -> Result<u32> {
+        Ok(std::fs::metadata(p)?.permissions().mode() & 0o777)
+    };
+    let chmod =
+        |p: &std::path::Path, m: u32| std::fs::set_permissions(p, PermissionsExt::from_mode(m));
+    let dir = TempDir::new()?;
+    let a = scope("https://a.example")?;
+
+    let db = dir.0.join("new/t.db");
+    let store = SqliteStore::open(&db, None)?;
+    paid(&store, 1, &a, 1_000, t0())?;
+    assert_eq!(mode(&dir.0.join("new"))?, 0o700, "a directory the store creates");
+    for f in ["t.db", "t.db-wal", "t.db-shm"] {
+        assert_eq!(mode(&dir.0.join("new").join(f))?, 0o600, "{f}");
+    }
+    // As an earlier release left them, while the first store still holds the WAL open.
+    for f in ["t.db", "t.db-wal", "t.db-shm"] {
+        chmod(&dir.0.join("new").join(f), 0o644)?;
+    }
+    let _again = SqliteStore::open(&db, None)?;
+    for f in ["t.db", "t.db-wal", "t.db-shm"] {
+        assert_eq!(mode(&dir.0.join("new").join(f))?, 0o600, "{f} tightened");
+    }
+
+    chmod(&dir.0, 0o750)?;
+    let json = dir.0.join("t.json");
+    paid(&FileStore::open(&json, None)?, 1, &a, 1_000, t0())?;
+    assert_eq!(mode(&json)?, 0o600);
+    chmod(&json, 0o644)?;
+    FileStore::open(&json, None)?;
+    assert_eq!(mode(&json)?, 0o600, "tightened on open");
+    assert_eq!(mode(&dir.0)?, 0o750, "an existing directory is the user's: left alone");
+    Ok(())
+}

@@ -118,6 +118,40 @@ async fn pairing_file_is_private() -> Result {
     Ok(())
 }
 
+/// The pairing secret settles invoices: its directory is the owner's too, created `0700`
+/// or tightened to it, and a shared sticky directory is refused (decision 0810).
+#[cfg(unix)]
+#[tokio::test]
+async fn pairing_directory_is_private() -> Result {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| -> Result<u32> {
+        Ok(std::fs::metadata(p)?.permissions().mode() & 0o7777)
+    };
+    let chmod =
+        |p: &std::path::Path, m: u32| std::fs::set_permissions(p, PermissionsExt::from_mode(m));
+    let base = temp_dir("dir")?;
+    let node = DevNode::new()?;
+
+    let server = node.serve_pairing(&base.join("new")).await?;
+    assert_eq!(mode(&base.join("new"))?, 0o700, "created owner-only");
+    drop(server);
+
+    chmod(&base, 0o755)?;
+    let server = node.serve_pairing(&base).await?;
+    assert_eq!(mode(&base)?, 0o700, "an existing looser directory is tightened");
+    assert_eq!(mode(server.pairing_file())?, 0o600);
+    drop(server);
+
+    let shared = base.join("shared");
+    std::fs::create_dir(&shared)?;
+    chmod(&shared, 0o1777)?;
+    let refused = node.serve_pairing(&shared).await.map(|_| ()).map_err(|e| e.code());
+    assert_eq!(refused, Err("config"));
+    assert_eq!(mode(&shared)?, 0o1777, "left as it was");
+    std::fs::remove_dir_all(&base)?;
+    Ok(())
+}
+
 #[test]
 fn missing_pairing_file_is_unreachable() -> Result {
     let dir = temp_dir("missing")?;

@@ -29,6 +29,14 @@ pub enum Error {
         /// The IO error.
         source: std::io::Error,
     },
+    /// The data directory could not be created, or is open to group or others and could not
+    /// be tightened (decision 0810).
+    DataDir {
+        /// The directory or file.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
     /// A listener could not be bound.
     Bind {
         /// The address.
@@ -51,6 +59,7 @@ impl Error {
             Error::ConfigSyntax(_) => "config-syntax",
             Error::Config { .. } => "config-invalid",
             Error::Read { .. } => "read-failed",
+            Error::DataDir { .. } => "data-dir",
             Error::Bind { .. } => "bind-failed",
             Error::Tls(_) => "tls",
             Error::Lightning(_) => "lightning",
@@ -69,6 +78,7 @@ impl fmt::Display for Error {
             Error::ConfigSyntax(m) => write!(f, "invalid configuration: {m}"),
             Error::Config { key, reason } => write!(f, "{key}: {reason}"),
             Error::Read { path, source } => write!(f, "cannot read {}: {source}", path.display()),
+            Error::DataDir { path, source } => write!(f, "data_dir {}: {source}", path.display()),
             Error::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             Error::Tls(m) => write!(f, "tls: {m}"),
             Error::Lightning(e) => write!(f, "lightning backend: {e}"),
@@ -80,7 +90,9 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Read { source, .. } | Error::Bind { source, .. } => Some(source),
+            Error::Read { source, .. }
+            | Error::DataDir { source, .. }
+            | Error::Bind { source, .. } => Some(source),
             Error::Lightning(e) => Some(e),
             _ => None,
         }

@@ -69,6 +69,7 @@ mod idle;
 pub mod ledger;
 mod listen;
 mod log_limit;
+mod log_sampler;
 pub mod metrics;
 pub mod path;
 mod pricing;

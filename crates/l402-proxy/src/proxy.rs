@@ -21,6 +21,7 @@ use crate::grpc_settle;
 use crate::headers;
 use crate::idle::{Ending, Idle};
 use crate::ledger::Ledger;
+use crate::log_sampler::LogSampler;
 use crate::metrics::Metrics;
 use crate::path::normalize;
 use crate::upstream::{Body, BoxError, Failure, Unanswered, Upstream};
@@ -64,6 +65,8 @@ pub(crate) struct Shared {
     pub(crate) health_path: String,
     pub(crate) metrics_path: String,
     pub(crate) in_flight: AtomicU64,
+    /// Refusal log lines, sampled per code (decision 0608).
+    pub(crate) refusal_logs: LogSampler,
 }
 
 pub(crate) fn full(
@@ -242,7 +245,9 @@ impl Shared {
                 Err(e) => {
                     self.metrics
                         .inc("l402_proxy_verdicts_total", &[("service", name), ("code", e.code())]);
-                    tracing::info!(service = name, code = e.code(), "refused");
+                    self.refusal_logs.log(e.code(), || {
+                        tracing::info!(service = name, code = e.code(), "refused")
+                    });
                     return self.refuse(service, &parts, client, &e, grpc).await;
                 }
             }
@@ -315,7 +320,15 @@ impl Shared {
                     challenge = Some(c);
                 }
                 Err(e) => {
-                    tracing::warn!(service = name, code = e.code(), "minting a challenge failed");
+                    let labels = [("service", name), ("code", e.code())];
+                    self.metrics.inc("l402_proxy_challenges_refused_total", &labels);
+                    self.refusal_logs.log(e.code(), || {
+                        tracing::warn!(
+                            service = name,
+                            code = e.code(),
+                            "minting a challenge failed"
+                        );
+                    });
                     error_to_report = Some(e);
                 }
             }

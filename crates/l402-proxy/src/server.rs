@@ -150,6 +150,7 @@ impl ProxyBuilder {
         pw.invoice_expiry = Duration::from_secs(config.invoice_expiry_secs);
         pw.rate_limit =
             RateLimit { challenges: config.challenges_per_minute, window: Duration::from_secs(60) };
+        pw.rate_clients = config.rate_limit_clients;
         let nets = config.trusted_proxies.iter().filter_map(|n| l402_caveats::IpNet::parse(n));
         pw.trusted_proxies = l402_server::TrustedProxies::new(nets.collect());
         let paywall = Arc::new(Paywall::builder(Arc::clone(&backend), store).config(pw).build());
@@ -169,6 +170,7 @@ impl ProxyBuilder {
             health_path: config.listen.health_path.clone(),
             metrics_path: config.listen.metrics_path.clone(),
             in_flight: AtomicU64::new(0),
+            refusal_logs: crate::log_sampler::LogSampler::default(),
         });
 
         let grace = Duration::from_secs(config.shutdown_grace_secs);
@@ -308,8 +310,9 @@ async fn open_store(config: &Config) -> Result<Arc<dyn RootKeyStore>, Error> {
     match config.store.kind.as_str() {
         "postgres" => open_postgres(config).await,
         _ => {
-            std::fs::create_dir_all(&config.data_dir)
-                .map_err(|source| Error::Read { path: config.data_dir.clone(), source })?;
+            // Root keys live here: owner only (decision 0810).
+            l402_lightning::owner_only::dir(&config.data_dir)
+                .map_err(|source| Error::DataDir { path: config.data_dir.clone(), source })?;
             let path: PathBuf = config.data_dir.join("proxy.sqlite");
             let store = l402_server::store::SqliteStore::open(&path)
                 .map_err(|e| Error::Server(e.to_string()))?;

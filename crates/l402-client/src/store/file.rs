@@ -28,9 +28,9 @@ impl FileStore {
     /// A store in `path` (created on first write), with tokens sealed by `key` if given.
     pub fn open(path: impl Into<PathBuf>, key: Option<TokenKey>) -> Result<FileStore, Error> {
         let path = path.into();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
+        super::parent_dir(&path)?;
+        // A file an earlier release wrote 0644 (decision 0810); new ones are written 0600.
+        l402_lightning::owner_only::file(&path, false)?;
         let store = FileStore { path, sealer: Sealer::new(key) };
         // Fail now, not at the first payment, if the file is unreadable.
         store.read(|_| Ok(()))?;

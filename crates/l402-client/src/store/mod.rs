@@ -21,6 +21,16 @@ pub use self::memory::MemoryStore;
 pub use self::sqlite::SqliteStore;
 use crate::{Budget, Error, LedgerEntry, LedgerQuery, PendingPayment, Resolution, Scope, Token};
 
+/// Creates a store's missing parent directories owner-only (`0700`, decision 0810). One that
+/// exists is the user's (it may be their home) and is left as it is: the store's own files in
+/// it are `0600`.
+fn parent_dir(path: &std::path::Path) -> Result<(), Error> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        l402_lightning::owner_only::dir(dir)?;
+    }
+    Ok(())
+}
+
 /// Held while one payment for a scope is decided and made; dropping it lets the next
 /// process or task in. A process that dies releases it (the OS closes its file).
 pub struct ScopeGuard {

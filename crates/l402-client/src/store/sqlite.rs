@@ -183,18 +183,18 @@ impl SqliteStore {
     /// Opens (creating) the database at `path`, with tokens sealed by `key` if given.
     pub fn open(path: impl Into<PathBuf>, key: Option<TokenKey>) -> Result<SqliteStore, Error> {
         let path = path.into();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
+        super::parent_dir(&path)?;
+        // Tokens are bearer credentials: the database is created 0600 before SQLite opens it,
+        // and SQLite gives its -wal and -shm the database's mode (decision 0810).
+        l402_lightning::owner_only::file(&path, true)?;
+        for sidecar in ["-wal", "-shm"] {
+            let mut p = path.clone().into_os_string();
+            p.push(sidecar);
+            l402_lightning::owner_only::file(Path::new(&p), false)?;
         }
         let mut conn = Connection::open(&path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         set_up(&mut conn)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            // Tokens are bearer credentials: owner only, like ~/.ssh.
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-        }
         Ok(SqliteStore { conn: Mutex::new(conn), path, sealer: Sealer::new(key) })
     }
 

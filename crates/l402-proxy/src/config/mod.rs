@@ -56,6 +56,10 @@ pub struct Config {
     /// Challenges (each one a new invoice) allowed per client address and minute (default 30).
     #[serde(default = "default_rate")]
     pub challenges_per_minute: u64,
+    /// Client addresses the in-memory rate limit tracks per minute (default 65,536); when it
+    /// is full, an address not yet tracked is refused `rate-limited` until the minute ends.
+    #[serde(default = "default_rate_clients")]
+    pub rate_limit_clients: usize,
     /// Load balancers in front of the proxy (addresses or CIDR networks): their
     /// `X-Forwarded-For`/`Forwarded` headers name the real client, for rate limits and
     /// `client_ip` caveats. Empty (default): the peer address is the client.
@@ -450,6 +454,9 @@ fn default_invoice_expiry() -> u64 {
 fn default_rate() -> u64 {
     30
 }
+fn default_rate_clients() -> usize {
+    65_536
+}
 
 impl Default for ListenConfig {
     fn default() -> Self {
@@ -565,6 +572,7 @@ impl Config {
             shutdown_grace_secs: default_grace(),
             invoice_expiry_secs: default_invoice_expiry(),
             challenges_per_minute: default_rate(),
+            rate_limit_clients: default_rate_clients(),
             trusted_proxies: Vec::new(),
             upstream_timeouts: TimeoutConfig::default(),
             request_body: BodyConfig::default(),

@@ -73,6 +73,9 @@ impl Config {
         if self.challenges_per_minute == 0 {
             return Err(Error::config("challenges_per_minute", "must be > 0"));
         }
+        if self.rate_limit_clients == 0 {
+            return Err(Error::config("rate_limit_clients", "must be > 0"));
+        }
         for (i, net) in self.trusted_proxies.iter().enumerate() {
             if l402_caveats::IpNet::parse(net).is_none() {
                 return Err(Error::config(
