@@ -284,7 +284,7 @@ impl Shared {
     fn bad_request(&self, code: &'static str, grpc: bool) -> Response<Body> {
         self.metrics.inc("l402_proxy_requests_total", &[("service", "-")]);
         self.metrics.inc("l402_proxy_verdicts_total", &[("service", "-"), ("code", code)]);
-        tracing::info!(code, "refused request");
+        self.refusal_logs.log(code, || tracing::info!(code, "refused request"));
         if grpc {
             grpc_status(GRPC_INVALID_ARGUMENT, code)
         } else {
