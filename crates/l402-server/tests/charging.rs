@@ -136,8 +136,13 @@ impl RootKeyStore for Flaky {
     async fn uses(&self, t: &TokenId) -> std::result::Result<u64, Error> {
         self.inner.uses(t).await
     }
-    async fn count_hit(&self, bucket: &str, end: i64) -> std::result::Result<u64, Error> {
-        self.inner.count_hit(bucket, end).await
+    async fn take_hit(
+        &self,
+        bucket: &str,
+        end: i64,
+        limit: u64,
+    ) -> std::result::Result<bool, Error> {
+        self.inner.take_hit(bucket, end, limit).await
     }
     async fn prune(&self, now: i64) -> std::result::Result<Pruned, Error> {
         self.inner.prune(now).await
