@@ -68,7 +68,6 @@ pub mod host;
 mod idle;
 pub mod ledger;
 mod listen;
-mod log_limit;
 mod log_sampler;
 pub mod metrics;
 pub mod path;

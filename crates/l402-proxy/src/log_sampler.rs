@@ -4,11 +4,16 @@
 //! Codes are the stable `&'static str` codes of errors, a fixed set, so the table stays small
 //! whatever a client sends. Lines over the allowance are counted, not written; the first line
 //! of the code written after its interval ends is preceded by one line saying how many were
-//! left out.
+//! left out. The listeners use it too, one line per code and period, for accept errors and
+//! closed connections (decision 0811).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, so paused-time tests drive it; outside a runtime it is the std clock.
+use tokio::time::Instant;
 
 /// Lines written per code and interval by default.
 pub(crate) const LINES: u32 = 10;
@@ -21,6 +26,7 @@ pub(crate) struct LogSampler {
     lines: u32,
     interval: Duration,
     slots: Mutex<HashMap<&'static str, Slot>>,
+    written: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -38,17 +44,29 @@ impl Default for LogSampler {
 
 impl LogSampler {
     pub(crate) fn new(lines: u32, interval: Duration) -> LogSampler {
-        LogSampler { lines, interval, slots: Mutex::default() }
+        LogSampler { lines, interval, slots: Mutex::default(), written: AtomicU64::new(0) }
     }
 
     /// Writes the line `write` makes for `code`, unless this code used its allowance.
     pub(crate) fn log(&self, code: &'static str, write: impl FnOnce()) {
-        if let Some(suppressed) = self.sample(code, Instant::now()) {
+        if let Some(suppressed) = self.allow(code) {
             if suppressed > 0 {
                 tracing::warn!(code, suppressed, "similar log lines were suppressed");
             }
             write();
         }
+    }
+
+    /// Whether a line for `code` may be written now: `None` when it is suppressed, else how
+    /// many lines of this code were suppressed since the last one written.
+    pub(crate) fn allow(&self, code: &'static str) -> Option<u64> {
+        self.sample(code, Instant::now())
+    }
+
+    /// Lines allowed so far (tests bound it).
+    #[cfg(test)]
+    pub(crate) fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
     }
 
     /// Whether a line for `code` at `now` is written: `None` when it is suppressed, else how
@@ -66,6 +84,7 @@ impl LogSampler {
             return None;
         }
         slot.written += 1;
+        self.written.fetch_add(1, Ordering::Relaxed);
         Some(reported)
     }
 }

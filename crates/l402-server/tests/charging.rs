@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use axum::routing::get;
 use axum::Router;
 use http::StatusCode;
-use l402_http::{challenges_from_headers, select, Credential};
+use l402_http::Credential;
 use l402_lightning::clock::ManualClock;
 use l402_lightning::dev::{DevNode, DevPayer};
 use l402_lightning::{PayRequest, Payer};
@@ -26,6 +26,9 @@ use l402_server::{
 };
 use l402_token::TokenId;
 use tokio::sync::{mpsc, watch};
+
+#[path = "support/buy.rs"]
+mod buy;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -328,19 +331,7 @@ async fn serve() -> Result<Server> {
 }
 
 async fn buy(s: &Server, path: &str) -> Result<Credential> {
-    let r = s.client.get(format!("{}{path}", s.base)).send().await?;
-    assert_eq!(r.status(), StatusCode::PAYMENT_REQUIRED);
-    let offered = challenges_from_headers(r.headers())?;
-    let chosen = select(&offered)?;
-    let paid = s
-        .payer
-        .pay(PayRequest {
-            bolt11: chosen.invoice.clone(),
-            max_fee_msat: 0,
-            timeout: Duration::from_secs(10),
-        })
-        .await?;
-    Ok(Credential::new(chosen.macaroon.clone(), paid.preimage))
+    buy::buy(&s.client, &s.payer, &format!("{}{path}", s.base)).await
 }
 
 fn paid_get(s: &Server, path: &str, c: &Credential) -> reqwest::RequestBuilder {

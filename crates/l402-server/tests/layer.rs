@@ -15,8 +15,7 @@ use l402_http::{challenges_from_headers, select, Credential};
 use l402_lightning::clock::ManualClock;
 use l402_lightning::dev::{DevNode, DevPayer};
 use l402_lightning::{
-    CreatedInvoice, InvoiceBackend, InvoiceRequest, InvoiceState, PayRequest, Payer,
-    SettlementStream,
+    CreatedInvoice, InvoiceBackend, InvoiceRequest, InvoiceState, SettlementStream,
 };
 use l402_server::store::{MemoryStore, SqliteStore};
 use l402_server::tower::L402Layer;
@@ -25,6 +24,9 @@ use l402_server::{
     TrustedProxies, VerifiedToken,
 };
 use l402_token::PaymentHash;
+
+#[path = "support/buy.rs"]
+mod buy;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -135,19 +137,7 @@ async fn problem_code(r: reqwest::Response) -> Result<String> {
 
 /// Asks for a challenge at `path`, pays it, returns the credential.
 async fn buy(env: &Env, path: &str) -> Result<Credential> {
-    let r = env.client.get(format!("{}{path}", env.base)).send().await?;
-    assert_eq!(r.status(), StatusCode::PAYMENT_REQUIRED);
-    let offered = challenges_from_headers(r.headers())?;
-    let chosen = select(&offered)?;
-    let paid = env
-        .payer
-        .pay(PayRequest {
-            bolt11: chosen.invoice.clone(),
-            max_fee_msat: 0,
-            timeout: Duration::from_secs(10),
-        })
-        .await?;
-    Ok(Credential::new(chosen.macaroon.clone(), paid.preimage))
+    buy::buy(&env.client, &env.payer, &format!("{}{path}", env.base)).await
 }
 
 async fn get_with(env: &Env, path: &str, c: &Credential) -> Result<reqwest::Response> {

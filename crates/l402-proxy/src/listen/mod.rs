@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{Config, ListenConfig};
-use crate::log_limit::LogLimit;
+use crate::log_sampler::LogSampler;
 use crate::metrics::Metrics;
 use crate::Error;
 use conn::{watchdog, Clocks, InFlight, Sending, Tracked};
@@ -200,7 +200,7 @@ struct Listening<H> {
     limits: Limits,
     tls: Option<TlsAcceptor>,
     metrics: Arc<Metrics>,
-    logs: Arc<LogLimit>,
+    logs: Arc<LogSampler>,
     handler: H,
 }
 
@@ -230,7 +230,7 @@ pub(crate) async fn accept_loop<L, H, F>(
     H: Fn(hyper::Request<Incoming>, SocketAddr, bool) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = hyper::Response<crate::upstream::Body>> + Send + 'static,
 {
-    let logs = Arc::new(LogLimit::new(LOG_PERIOD));
+    let logs = Arc::new(LogSampler::new(1, LOG_PERIOD));
     run(listener, name, tls, limits, metrics, logs, shutdown, grace, handler).await;
 }
 
@@ -241,7 +241,7 @@ async fn run<L, H, F>(
     tls: Option<TlsAcceptor>,
     limits: Limits,
     metrics: Arc<Metrics>,
-    logs: Arc<LogLimit>,
+    logs: Arc<LogSampler>,
     mut shutdown: watch::Receiver<bool>,
     grace: Duration,
     handler: H,
@@ -421,7 +421,7 @@ mod tests {
         let (stop, rx) = watch::channel(false);
         let config = Config::with_services(Vec::new());
         let limits = Limits::public(&config, Some(1024)).unwrap_or_else(|_| Limits::admin(&config));
-        let logs = Arc::new(LogLimit::new(LOG_PERIOD));
+        let logs = Arc::new(LogSampler::new(1, LOG_PERIOD));
         let task = tokio::spawn(run(
             Exhausted(Arc::clone(&calls)),
             "public",
