@@ -297,6 +297,51 @@ async fn the_per_client_limit_closes_extra_connections_and_spares_other_clients(
     assert_eq!(one_response(&mut other).await.status, 200);
 }
 
+/// An upstream whose every answer is 64 MiB, more than the sockets between it and a client
+/// that does not read can buffer.
+async fn large_upstream() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let body = Bytes::from(vec![b'x'; 64 << 20]);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |_req: http::Request<hyper::body::Incoming>| {
+                    let body = body.clone();
+                    async move { Ok::<_, Infallible>(Response::new(Full::new(body))) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// A client that asks for a large answer and never reads it is closed after `send_ms`,
+/// though its request is in flight (no other clock runs then), and others are still served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_does_not_read_its_answer_is_closed_after_send_ms() {
+    let upstream = large_upstream().await;
+    let s = start(vec![free(&format!("http://{upstream}"))], |c| {
+        c.listen.send_ms = Some(300);
+        c.listen.idle_ms = Some(600_000);
+        c.listen.header_read_ms = Some(600_000);
+    })
+    .await;
+    let mut stalled = TcpStream::connect(s.proxy.addr()).await.unwrap();
+    stalled.write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    until(|| closed(s.proxy.metrics(), "send-timeout") == 1).await;
+    // What the sockets held arrives, then the end: the answer was cut, not completed.
+    let got = until_closed(&mut stalled).await;
+    assert!(got.len() < 64 << 20, "the whole answer arrived: {} bytes", got.len());
+    let mut other = TcpStream::connect(s.proxy.addr()).await.unwrap();
+    other.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    assert_eq!(one_response(&mut other).await.status, 200);
+}
+
 /// An upstream that reads the whole request body before answering with its length, and
 /// counts the requests it saw.
 async fn reading_upstream() -> (SocketAddr, Arc<AtomicU64>) {
@@ -462,6 +507,7 @@ fn connection_and_body_keys_are_validated_by_name() {
         ("[listen]\nheader_read_ms = 0\n", "listen.header_read_ms: must be > 0"),
         ("[listen]\nidle_ms = 0\n", "listen.idle_ms: must be > 0"),
         ("[listen]\ntls_handshake_ms = 0\n", "listen.tls_handshake_ms: must be > 0"),
+        ("[listen]\nsend_ms = 0\n", "listen.send_ms: must be > 0"),
         ("[listen]\nmax_connections = 0\n", "listen.max_connections: must be > 0"),
         (
             "[listen]\nmax_connections_per_client = 0\n",

@@ -114,6 +114,11 @@ pub struct ListenConfig {
     /// [`ListenConfig::DEFAULT_TLS_HANDSHAKE_MS`]); > 0.
     #[serde(default, deserialize_with = "millis")]
     pub tls_handshake_ms: Option<u64>,
+    /// Milliseconds a write to the client may make no progress, the client not reading what
+    /// it asked for, before the connection is closed (default
+    /// [`ListenConfig::DEFAULT_SEND_MS`]); > 0. It runs in every phase, tunnels included.
+    #[serde(default, deserialize_with = "millis")]
+    pub send_ms: Option<u64>,
     /// Client connections open at once. Default: derived from the process's file-descriptor
     /// limit (`ulimit -n`), leaving half of it, less a reserve, to upstream connections and
     /// the store (decision 0811).
@@ -136,6 +141,8 @@ impl ListenConfig {
     pub const DEFAULT_IDLE_MS: u64 = 60_000;
     /// The TLS-handshake timeout when none is configured: 10 seconds.
     pub const DEFAULT_TLS_HANDSHAKE_MS: u64 = 10_000;
+    /// The send timeout when none is configured: 60 seconds, nginx's `send_timeout`.
+    pub const DEFAULT_SEND_MS: u64 = 60_000;
     /// The per-client connection limit when none is configured.
     pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: u64 = 64;
     /// The HTTP/2 stream limit per connection when none is configured.
@@ -469,6 +476,7 @@ impl Default for ListenConfig {
             header_read_ms: None,
             idle_ms: None,
             tls_handshake_ms: None,
+            send_ms: None,
             max_connections: None,
             max_connections_per_client: None,
             h2_max_streams: None,

@@ -326,6 +326,7 @@ fn check_connections(l: &ListenConfig) -> Result<(), Error> {
         ("listen.header_read_ms", l.header_read_ms),
         ("listen.idle_ms", l.idle_ms),
         ("listen.tls_handshake_ms", l.tls_handshake_ms),
+        ("listen.send_ms", l.send_ms),
         ("listen.max_connections", l.max_connections),
         ("listen.max_connections_per_client", l.max_connections_per_client),
         ("listen.h2_max_streams", l.h2_max_streams.map(u64::from)),

@@ -26,6 +26,7 @@ pub(crate) struct Clocks {
     pub(crate) header_read: Duration,
     pub(crate) idle: Duration,
     pub(crate) tls_handshake: Duration,
+    pub(crate) send: Duration,
 }
 
 /// Why the proxy closed a connection; each has a stable code (log field and metric label).
@@ -39,6 +40,8 @@ pub(crate) enum Closed {
     Idle,
     /// The listener was full and this connection had waited longest for a request head.
     Shed,
+    /// `send_ms` ran out with a write to the client blocked: it does not read.
+    Send,
 }
 
 impl Closed {
@@ -48,6 +51,7 @@ impl Closed {
             Closed::HeaderRead => "header-read-timeout",
             Closed::Idle => "idle-timeout",
             Closed::Shed => "connection-limit",
+            Closed::Send => "send-timeout",
         }
     }
 }
@@ -58,22 +62,26 @@ pub(crate) async fn watchdog(entry: &Entry, clocks: Clocks) -> Closed {
         let changed = entry.changed.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
-        let (deadline, why) = {
+        let next = {
             let s = entry.state();
             if s.shed {
                 return Closed::Shed;
             }
-            match s.phase {
-                Phase::Handshake(t) => (Some(t + clocks.tls_handshake), Closed::TlsHandshake),
+            let phase = match s.phase {
+                Phase::Handshake(t) => Some((t + clocks.tls_handshake, Closed::TlsHandshake)),
                 Phase::Fresh(t) | Phase::Head(t) => {
-                    (Some(t + clocks.header_read), Closed::HeaderRead)
+                    Some((t + clocks.header_read, Closed::HeaderRead))
                 }
-                Phase::Idle(t) => (Some(t + clocks.idle), Closed::Idle),
-                Phase::Busy(_) | Phase::Tunnel => (None, Closed::Idle),
-            }
+                Phase::Idle(t) => Some((t + clocks.idle, Closed::Idle)),
+                Phase::Busy(_) | Phase::Tunnel => None,
+            };
+            // The send clock runs in every phase: a client that asks and never reads would
+            // hold a busy connection for ever (decision 0811).
+            let send = s.send_blocked.map(|t| (t + clocks.send, Closed::Send));
+            phase.into_iter().chain(send).min_by_key(|(at, _)| *at)
         };
-        match deadline {
-            Some(at) => tokio::select! {
+        match next {
+            Some((at, why)) => tokio::select! {
                 () = tokio::time::sleep_until(at) => return why,
                 () = &mut changed => {}
             },
@@ -135,11 +143,28 @@ impl hyper::body::Body for Sending {
 pub(crate) struct Tracked<T> {
     inner: T,
     slot: Slot,
+    /// The last write returned `Pending`: the entry's send clock runs. Kept here so that
+    /// only changes reach the entry's lock, not every write.
+    blocked: bool,
 }
 
 impl<T> Tracked<T> {
     pub(crate) fn new(inner: T, slot: Slot) -> Tracked<T> {
-        Tracked { inner, slot }
+        Tracked { inner, slot, blocked: false }
+    }
+
+    /// Tells the entry when writing to the client stops or starts making progress.
+    fn sent<R>(&mut self, polled: Poll<R>) -> Poll<R> {
+        let blocked = polled.is_pending();
+        if blocked != self.blocked {
+            self.blocked = blocked;
+            if blocked {
+                self.slot.entry.send_blocked();
+            } else {
+                self.slot.entry.send_progressed();
+            }
+        }
+        polled
     }
 
     pub(crate) fn entry(&self) -> &Arc<Entry> {
@@ -168,15 +193,18 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.sent(polled)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let polled = Pin::new(&mut self.inner).poll_flush(cx);
+        self.sent(polled)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        let polled = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.sent(polled)
     }
 
     fn poll_write_vectored(
@@ -184,7 +212,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.sent(polled)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -68,6 +68,7 @@ fn clocks(l: &ListenConfig) -> Clocks {
         header_read: ms(l.header_read_ms, ListenConfig::DEFAULT_HEADER_READ_MS),
         idle: ms(l.idle_ms, ListenConfig::DEFAULT_IDLE_MS),
         tls_handshake: ms(l.tls_handshake_ms, ListenConfig::DEFAULT_TLS_HANDSHAKE_MS),
+        send: ms(l.send_ms, ListenConfig::DEFAULT_SEND_MS),
     }
 }
 

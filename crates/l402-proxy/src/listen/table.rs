@@ -75,6 +75,8 @@ pub(crate) struct State {
     pub(crate) http2: bool,
     /// The table asked it to close, to make room.
     pub(crate) shed: bool,
+    /// Since when a write to the client has been waiting for it to read (`send_ms`).
+    pub(crate) send_blocked: Option<Instant>,
 }
 
 /// One open connection.
@@ -139,6 +141,26 @@ impl Entry {
         let mut s = self.state();
         if let (Phase::Idle(_), false) = (s.phase, s.http2) {
             s.phase = Phase::Head(Instant::now());
+            drop(s);
+            self.changed.notify_one();
+        }
+    }
+
+    /// A write to the client could not go on: the socket's buffer is full. Called on every
+    /// such write; only the first since the last progress starts the clock.
+    pub(crate) fn send_blocked(&self) {
+        let mut s = self.state();
+        if s.send_blocked.is_none() {
+            s.send_blocked = Some(Instant::now());
+            drop(s);
+            self.changed.notify_one();
+        }
+    }
+
+    /// A write to the client went through: its clock stops.
+    pub(crate) fn send_progressed(&self) {
+        let mut s = self.state();
+        if s.send_blocked.take().is_some() {
             drop(s);
             self.changed.notify_one();
         }
@@ -233,6 +255,7 @@ impl Table {
                 phase: Phase::Handshake(Instant::now()),
                 http2: false,
                 shed: false,
+                send_blocked: None,
             }),
             changed: Notify::new(),
             sheddable: Arc::clone(&self.released),
