@@ -2,7 +2,7 @@
 //!
 //! | Method and path | Answer |
 //! |---|---|
-//! | `GET /healthz` | `ok` (no token needed) |
+//! | `GET /livez`, `/healthz`, `/readyz` | liveness, and readiness as text or JSON (no token needed) |
 //! | `GET /metrics` | the Prometheus text |
 //! | `GET /tokens?limit=N` | recent tokens minted by this instance, newest first (JSON) |
 //! | `GET /revenue` | settled invoices and millisatoshis, by service (JSON) |
@@ -79,8 +79,18 @@ impl Admin {
 
     pub(crate) async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
         let path = req.uri().path().to_owned();
-        if path == "/healthz" {
-            return full(StatusCode::OK, "text/plain; charset=utf-8", "ok\n");
+        let probe = match path.as_str() {
+            "/livez" => Some(crate::health::Probe::Live),
+            "/healthz" => Some(crate::health::Probe::Health),
+            "/readyz" => Some(crate::health::Probe::Ready),
+            _ => None,
+        };
+        if let Some(probe) = probe {
+            let ready = match probe {
+                crate::health::Probe::Live => None,
+                _ => Some(self.paywall.readiness().await),
+            };
+            return crate::health::answer(probe, ready);
         }
         if let Err(refused) = self.authorize(&req) {
             let (status, code) = match refused {

@@ -124,7 +124,7 @@ impl Use {
     }
 
     fn note(&self, settlement: Settlement) {
-        if matches!(settlement, Settlement::ChargeRetried | Settlement::GiveBackRetried) {
+        if settlement == Settlement::GiveBackRetried {
             self.metrics.inc(
                 "l402_proxy_use_retries_total",
                 &[("service", self.service.as_str()), ("settlement", settlement.code())],

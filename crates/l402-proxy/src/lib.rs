@@ -64,6 +64,7 @@ pub mod config;
 mod error;
 mod grpc_settle;
 pub mod headers;
+mod health;
 pub mod host;
 mod idle;
 pub mod ledger;

@@ -19,6 +19,7 @@ use crate::charge::{self, Reason, Use};
 use crate::config::ServiceConfig;
 use crate::grpc_settle;
 use crate::headers;
+use crate::health;
 use crate::idle::{Ending, Idle};
 use crate::ledger::Ledger;
 use crate::log_sampler::LogSampler;
@@ -63,6 +64,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) ledger: Arc<Ledger>,
     pub(crate) health_path: String,
+    pub(crate) ready_path: String,
+    pub(crate) live_path: String,
     pub(crate) metrics_path: String,
     pub(crate) in_flight: AtomicU64,
     /// Refusal log lines, sampled per code (decision 0608).
@@ -167,8 +170,21 @@ impl Shared {
         let _guard = InFlight(self);
         let grpc = headers::is_grpc(req.headers());
         let raw_path = req.uri().path();
-        if raw_path == self.health_path {
-            return full(StatusCode::OK, "text/plain; charset=utf-8", "ok\n");
+        let probe = if raw_path == self.live_path {
+            Some(health::Probe::Live)
+        } else if raw_path == self.ready_path {
+            Some(health::Probe::Ready)
+        } else if raw_path == self.health_path {
+            Some(health::Probe::Health)
+        } else {
+            None
+        };
+        if let Some(probe) = probe {
+            let readiness = match probe {
+                health::Probe::Live => None,
+                _ => Some(self.paywall.readiness().await),
+            };
+            return health::answer(probe, readiness);
         }
         if !self.metrics_path.is_empty() && raw_path == self.metrics_path {
             return full(StatusCode::OK, "text/plain; version=0.0.4", self.metrics.render());

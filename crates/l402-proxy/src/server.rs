@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use l402_lightning::dev::{DevNode, PairingServer};
 use l402_lightning::InvoiceBackend;
-use l402_server::{Paywall, PaywallConfig, Price, RateLimit, RootKeyStore, Route};
+use l402_server::{Paywall, PaywallConfig, Price, RateLimit, Route, Store};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
@@ -29,7 +29,7 @@ use crate::Error;
 pub struct ProxyBuilder {
     config: Config,
     backend: Option<Arc<dyn InvoiceBackend>>,
-    store: Option<Arc<dyn RootKeyStore>>,
+    store: Option<Arc<dyn Store>>,
 }
 
 impl core::fmt::Debug for ProxyBuilder {
@@ -129,7 +129,7 @@ impl ProxyBuilder {
     }
 
     /// Uses this store instead of the configured one.
-    pub fn store(mut self, store: Arc<dyn RootKeyStore>) -> ProxyBuilder {
+    pub fn store(mut self, store: Arc<dyn Store>) -> ProxyBuilder {
         self.store = Some(store);
         self
     }
@@ -168,6 +168,8 @@ impl ProxyBuilder {
             metrics: Arc::clone(&metrics),
             ledger: Arc::clone(&ledger),
             health_path: config.listen.health_path.clone(),
+            ready_path: config.listen.ready_path.clone(),
+            live_path: config.listen.live_path.clone(),
             metrics_path: config.listen.metrics_path.clone(),
             in_flight: AtomicU64::new(0),
             refusal_logs: crate::log_sampler::LogSampler::default(),
@@ -306,7 +308,7 @@ fn open_lnd(_: &Config) -> Result<Opened, Error> {
     ))
 }
 
-async fn open_store(config: &Config) -> Result<Arc<dyn RootKeyStore>, Error> {
+async fn open_store(config: &Config) -> Result<Arc<dyn Store>, Error> {
     match config.store.kind.as_str() {
         "postgres" => open_postgres(config).await,
         _ => {
@@ -322,7 +324,7 @@ async fn open_store(config: &Config) -> Result<Arc<dyn RootKeyStore>, Error> {
 }
 
 #[cfg(feature = "postgres")]
-async fn open_postgres(config: &Config) -> Result<Arc<dyn RootKeyStore>, Error> {
+async fn open_postgres(config: &Config) -> Result<Arc<dyn Store>, Error> {
     let url = config.store.url.as_deref().unwrap_or_default();
     let store = l402_server::store::PostgresStore::connect(url)
         .await
@@ -331,7 +333,7 @@ async fn open_postgres(config: &Config) -> Result<Arc<dyn RootKeyStore>, Error> 
 }
 
 #[cfg(not(feature = "postgres"))]
-async fn open_postgres(_config: &Config) -> Result<Arc<dyn RootKeyStore>, Error> {
+async fn open_postgres(_config: &Config) -> Result<Arc<dyn Store>, Error> {
     Err(Error::config("store.kind", "this build has no PostgreSQL support (feature \"postgres\")"))
 }
 

@@ -20,7 +20,7 @@ use std::time::Duration;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use l402_proxy::config::ServiceConfig;
-use support::{authorization, paid_service, pay, raw, start, Raw, GUARD};
+use support::{authorization, paid_service, pay, raw, start, start_in_memory, Raw, GUARD};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -275,7 +275,7 @@ async fn a_body_the_upstream_stops_sending_is_cut_off_and_the_upstream_dropped()
     let (api, dropped) = event_stream_upstream(None, Duration::ZERO).await;
     let mut service = one_use_service("events", api);
     service.upstream_timeouts.idle_ms = Some(5_000);
-    let s = start(vec![service], |_| {}).await;
+    let s = start_in_memory(vec![service], |_| {}).await;
     let addr = s.proxy.addr();
     let challenge = raw(addr, "GET", "/events", &[]).await;
     let credential = pay(&s.node, &challenge.headers()).await;
@@ -299,7 +299,7 @@ async fn heartbeats_within_idle_ms_keep_a_stream_open_longer_than_idle_ms() {
     let (api, _) = event_stream_upstream(Some(5), Duration::from_secs(2)).await;
     let mut service = free_service("events", api);
     service.upstream_timeouts.idle_ms = Some(5_000);
-    let s = start(vec![service], |_| {}).await;
+    let s = start_in_memory(vec![service], |_| {}).await;
     let r = raw(s.proxy.addr(), "GET", "/events", &[]).await;
     assert_eq!(r.status, 200, "{}", r.head);
     let body = r.body_str();
@@ -319,7 +319,7 @@ async fn idle_ms_zero_lets_a_silent_stream_stay_open() {
     let mut service = free_service("events", api);
     service.upstream_timeouts.idle_ms = Some(0);
     // The global limit is what the service turns off.
-    let s = start(vec![service], |c| c.upstream_timeouts.idle_ms = Some(1_000)).await;
+    let s = start_in_memory(vec![service], |c| c.upstream_timeouts.idle_ms = Some(1_000)).await;
     let r = raw(s.proxy.addr(), "GET", "/events", &[]).await;
     assert_eq!(r.body_str().matches("data: tick").count(), 2, "{}", r.body_str());
     s.proxy.shutdown().await;

@@ -6,14 +6,15 @@
 //! - [`Paywall`]: the IO shell. [`Paywall::challenge`] rate-limits per client address, prices
 //!   the request, asks the [`InvoiceBackend`](l402_lightning::InvoiceBackend) for an invoice,
 //!   mints the macaroon and the `WWW-Authenticate` lines; [`Paywall::authorize`] looks the
-//!   root key up (with a cache), runs the sans-IO core, checks revocation and reserves a use;
+//!   root key up (with a cache), runs the sans-IO core, checks the in-memory revocation set
+//!   and reserves a use (only for a token with an allowance: decision 0610);
 //!   [`Paywall::finish`] counts the use, or gives it back when the answer says the work was
 //!   not done ([`NotDelivered`], decision 0813), durably ([`Settlement`], decision 0609);
 //! - [`verify`]: the sans-IO core, credential + request context + root key → verdict;
 //! - [`KeyMode`]: one random root key per token in the store, or keys derived from a
 //!   rotating master secret ([`KeyRing`]) with no store read to verify;
-//! - [`store`]: [`RootKeyStore`] in memory, SQLite (default feature `sqlite`) and PostgreSQL
-//!   (feature `postgres`);
+//! - [`store`]: the [`Store`] traits, one per concern, in memory, SQLite (default feature
+//!   `sqlite`) and PostgreSQL (feature `postgres`);
 //! - [`tower`]: [`L402Layer`](tower::L402Layer), and an axum extractor for
 //!   [`VerifiedToken`];
 //! - [`TokenStatus`]: the `L402-Token-Status: expires=…, remaining=…` response header.
@@ -68,9 +69,14 @@ mod charge;
 pub mod client;
 mod error;
 mod keys;
+mod meter;
 mod mint;
 mod paywall;
+mod prune;
 mod rate;
+mod ready;
+mod revoked;
+mod root_keys;
 mod settle;
 pub mod store;
 pub mod tower;
@@ -83,7 +89,8 @@ pub use crate::error::Error;
 pub use crate::keys::{key_hash, KeyMode, KeyRing, RootKey, KEY_ID_LEN};
 pub use crate::mint::{macaroon, MintedChallenge, Price, PriceFuture, Route};
 pub use crate::paywall::{Authorized, Finished, Paywall, PaywallBuilder, PaywallConfig, RateLimit};
+pub use crate::ready::Readiness;
 pub use crate::settle::Settlement;
-pub use crate::store::RootKeyStore;
+pub use crate::store::Store;
 pub use crate::verify::VerifiedToken;
 pub use l402_http::{TokenStatus, TOKEN_STATUS};

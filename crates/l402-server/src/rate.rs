@@ -3,7 +3,8 @@
 //! A request without a credential is counted here, in memory, before anything else: a client
 //! over its allowance is refused without a store round trip, so a flood of refused requests
 //! writes nothing. Only a request the gate lets through goes on to the shared window in the
-//! store ([`crate::RootKeyStore::take_hit`]), which counts across instances.
+//! store ([`crate::store::RateStore::take_hit`]), which counts across instances: the two
+//! together are the paywall's [`Limiter`].
 //!
 //! Windows are fixed and shared by every bucket (they end at the same multiple of the window
 //! length), so the whole table is dropped when a window ends. The table holds at most
@@ -12,10 +13,39 @@
 //! addresses cannot buy their own (or anyone's) allowance back by filling the table.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
+use crate::client::bucket;
 use crate::paywall::RateLimit;
+use crate::store::RateStore;
 use crate::Error;
+
+/// The challenge rate limit: this instance's gate first, in memory; only a request it lets
+/// through counts in the store's shared window, which writes nothing once that window is
+/// full (decision 0607).
+pub(crate) struct Limiter {
+    gate: RateGate,
+    store: Arc<dyn RateStore>,
+    limit: u64,
+}
+
+impl Limiter {
+    pub(crate) fn new(limit: RateLimit, capacity: usize, store: Arc<dyn RateStore>) -> Limiter {
+        Limiter { gate: RateGate::new(limit, capacity), store, limit: limit.challenges }
+    }
+
+    /// Counts one challenge for `client` at `now`, or refuses it `rate-limited`.
+    pub(crate) async fn check(&self, client: Option<IpAddr>, now: i64) -> Result<(), Error> {
+        let bucket = bucket(client);
+        let window_end = self.gate.admit(&bucket, now)?;
+        if !self.store.take_hit(&bucket, window_end, self.limit).await? {
+            let retry_after = u64::try_from(window_end.saturating_sub(now)).unwrap_or(1);
+            return Err(Error::RateLimited { retry_after: retry_after.max(1) });
+        }
+        Ok(())
+    }
+}
 
 /// This instance's challenge windows.
 #[derive(Debug)]

@@ -10,18 +10,17 @@
 use core::time::Duration;
 use std::sync::Arc;
 
-use crate::store::{Reservation, RootKeyStore};
+use crate::store::{Reservation, UsageStore};
 use crate::Error;
 
 /// How a request's reserved use was settled (see [`crate::Paywall::finish`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Settlement {
-    /// The use was counted.
+    /// The use is counted: the reservation holds it durably, and the count is written in
+    /// the background, retried while the store refuses it (it counts as a use if its lease
+    /// lapses first: decision 0610).
     Charged,
-    /// The store refused the count: it is retried in the background, and the reservation
-    /// counts as a use if its lease lapses first. Charged either way.
-    ChargeRetried,
     /// The use was given back.
     GivenBack,
     /// The store refused the give-back: it is retried within the lease; if the lease lapses
@@ -36,7 +35,6 @@ impl Settlement {
     pub fn code(self) -> &'static str {
         match self {
             Settlement::Charged => "charged",
-            Settlement::ChargeRetried => "charge-retried",
             Settlement::GivenBack => "given-back",
             Settlement::GiveBackRetried => "give-back-retried",
             Settlement::Unmetered => "unmetered",
@@ -52,7 +50,7 @@ pub(crate) enum Op {
 }
 
 impl Op {
-    async fn run(self, store: &dyn RootKeyStore, r: &Reservation) -> Result<(), Error> {
+    async fn run(self, store: &dyn UsageStore, r: &Reservation) -> Result<(), Error> {
         match self {
             Op::Commit => store.commit_use(r).await.map(drop),
             Op::Release => store.release_use(r).await,
@@ -74,7 +72,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Retries `op` on `r` in the background until the store takes it, for at most `within`
 /// (the lease: after it, the stores' prune has counted the reservation). Without a tokio
 /// runtime nothing is retried and the lease alone settles the reservation, as a use.
-pub(crate) fn retry(store: Arc<dyn RootKeyStore>, r: Reservation, op: Op, within: Duration) {
+pub(crate) fn retry(store: Arc<dyn UsageStore>, r: Reservation, op: Op, within: Duration) {
     let Ok(rt) = tokio::runtime::Handle::try_current() else {
         return;
     };

@@ -1,7 +1,7 @@
 //! A use that was let through is charged unless the answer says the work was not done
 //! (decision 0813), and charging survives a store that fails (decision 0609): a refused commit
 //! is retried until the store takes it, and a reservation nobody settles counts as a use when
-//! its lease lapses. Through the public API: the `RootKeyStore` trait wrapped by a store that
+//! its lease lapses. Through the public API: the `Store` trait wrapped by a store that
 //! fails on demand, the `Paywall`, and the tower layer behind a real axum server.
 #![allow(clippy::indexing_slicing, reason = "tests: a wrong index fails the test, as it should")]
 
@@ -18,7 +18,8 @@ use l402_lightning::clock::ManualClock;
 use l402_lightning::dev::{DevNode, DevPayer};
 use l402_lightning::{PayRequest, Payer};
 use l402_server::store::{
-    DueKey, KeyRecord, MemoryStore, Pruned, Reservation, RootKeyStore, StoredKey,
+    DueKey, KeyRecord, KeyStore, MemoryStore, Pruned, RateStore, Reservation, RevocationStore,
+    Revoked, Store, StoredKey, UsageStore,
 };
 use l402_server::tower::L402Layer;
 use l402_server::{
@@ -82,7 +83,7 @@ async fn seen(mut rx: watch::Receiver<u32>, n: u32) -> Result {
 }
 
 #[async_trait::async_trait]
-impl RootKeyStore for Flaky {
+impl KeyStore for Flaky {
     async fn insert_key(&self, record: KeyRecord) -> std::result::Result<(), Error> {
         self.inner.insert_key(record).await
     }
@@ -103,12 +104,20 @@ impl RootKeyStore for Flaky {
     async fn forget_pending(&self, h: &[u8; 32]) -> std::result::Result<bool, Error> {
         self.inner.forget_pending(h).await
     }
+}
+
+#[async_trait::async_trait]
+impl RevocationStore for Flaky {
     async fn revoke(&self, t: &TokenId, now: i64) -> std::result::Result<(), Error> {
         self.inner.revoke(t, now).await
     }
-    async fn is_revoked(&self, t: &TokenId) -> std::result::Result<bool, Error> {
-        self.inner.is_revoked(t).await
+    async fn revoked_since(&self, cursor: i64) -> std::result::Result<Revoked, Error> {
+        self.inner.revoked_since(cursor).await
     }
+}
+
+#[async_trait::async_trait]
+impl UsageStore for Flaky {
     async fn reserve_use(
         &self,
         t: &TokenId,
@@ -139,6 +148,10 @@ impl RootKeyStore for Flaky {
     async fn uses(&self, t: &TokenId) -> std::result::Result<u64, Error> {
         self.inner.uses(t).await
     }
+}
+
+#[async_trait::async_trait]
+impl RateStore for Flaky {
     async fn take_hit(
         &self,
         bucket: &str,
@@ -146,6 +159,13 @@ impl RootKeyStore for Flaky {
         limit: u64,
     ) -> std::result::Result<bool, Error> {
         self.inner.take_hit(bucket, end, limit).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for Flaky {
+    async fn ping(&self) -> std::result::Result<(), Error> {
+        self.inner.ping().await
     }
     async fn prune(&self, now: i64) -> std::result::Result<Pruned, Error> {
         self.inner.prune(now).await
@@ -161,7 +181,7 @@ struct Bought {
 }
 
 /// A paywall on `store` and a paid one-use token for it, as request parts.
-async fn bought(store: Arc<dyn RootKeyStore>) -> Result<Bought> {
+async fn bought(store: Arc<dyn Store>) -> Result<Bought> {
     let clock = Arc::new(ManualClock::new(SystemTime::now()));
     let node = DevNode::builder().clock(clock.clone()).build()?;
     let mut config = PaywallConfig::default();
@@ -196,7 +216,8 @@ async fn a_commit_the_store_refuses_is_retried_until_it_is_counted() -> Result {
     let b = bought(store.clone()).await?;
     let authorized = b.paywall.authorize(&b.route, &b.request, None).await?;
     let finished = b.paywall.finish(authorized, true).await;
-    assert_eq!(finished.settlement, Settlement::ChargeRetried);
+    // Charged at once: the count is written in the background (decision 0610).
+    assert_eq!(finished.settlement, Settlement::Charged);
     assert_eq!(finished.status.remaining, Some(0), "the estimate made at verification");
     // While the store refuses, the reservation still holds the use: nothing is free.
     let again = b.paywall.authorize(&b.route, &b.request, None).await;
@@ -217,7 +238,7 @@ async fn a_commit_that_never_succeeds_is_counted_when_the_lease_lapses() -> Resu
     let b = bought(store.clone()).await?;
     let authorized = b.paywall.authorize(&b.route, &b.request, None).await?;
     let finished = b.paywall.finish(authorized, true).await;
-    assert_eq!(finished.settlement, Settlement::ChargeRetried);
+    assert_eq!(finished.settlement, Settlement::Charged);
     assert_eq!(b.paywall.prune().await?.reservations, 0, "within the lease: still reserved");
     assert_eq!(b.paywall.store().uses(&b.token_id).await?, 0);
     b.clock.advance(LEASE + Duration::from_secs(1));

@@ -17,10 +17,10 @@ use l402_lightning::dev::{DevNode, DevPayer};
 use l402_lightning::{
     CreatedInvoice, InvoiceBackend, InvoiceRequest, InvoiceState, SettlementStream,
 };
-use l402_server::store::{MemoryStore, SqliteStore};
+use l402_server::store::{KeyStore, MemoryStore, SqliteStore};
 use l402_server::tower::L402Layer;
 use l402_server::{
-    KeyMode, KeyRing, Paywall, PaywallConfig, Price, RateLimit, RootKeyStore, Route, TokenStatus,
+    KeyMode, KeyRing, Paywall, PaywallConfig, Price, RateLimit, Route, Store, TokenStatus,
     TrustedProxies, VerifiedToken,
 };
 use l402_token::PaymentHash;
@@ -77,7 +77,7 @@ async fn whoami(token: VerifiedToken) -> String {
     format!("{} {}", token.service, token.token_id)
 }
 
-async fn start(keys: KeyMode, config: PaywallConfig, store: Arc<dyn RootKeyStore>) -> Result<Env> {
+async fn start(keys: KeyMode, config: PaywallConfig, store: Arc<dyn Store>) -> Result<Env> {
     let clock = Arc::new(ManualClock::new(SystemTime::now()));
     let node = DevNode::builder().clock(clock.clone()).build()?;
     let node_down = Arc::new(AtomicBool::new(false));

@@ -11,13 +11,13 @@ use l402_http::Credential;
 use l402_lightning::dev::{DevNode, DevPayer};
 use l402_lightning::{PayRequest, Payer};
 use l402_server::store::{PostgresStore, SqliteStore};
-use l402_server::{KeyMode, KeyRing, Paywall, Price, RootKeyStore, Route};
+use l402_server::{KeyMode, KeyRing, Paywall, Price, Route, Store};
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 const USES: u64 = 5;
 
-async fn exact_across_instances(a: Arc<dyn RootKeyStore>, b: Arc<dyn RootKeyStore>) -> Result {
+async fn exact_across_instances(a: Arc<dyn Store>, b: Arc<dyn Store>) -> Result {
     let node = DevNode::new()?;
     // Derived keys: both instances verify the token without sharing a key row.
     let make = |store| {

@@ -1,5 +1,5 @@
 //! The store conformance suite against every backend: memory, SQLite, PostgreSQL (a real
-//! server started by the harness), plus the PostgreSQL revocation poller.
+//! server started by the harness), and the upgrades of old databases.
 
 #[path = "support/conformance.rs"]
 mod conformance;
@@ -8,17 +8,18 @@ mod pg;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use conformance::{no_sync, run_all, Pair, Result};
-use l402_server::store::{MemoryStore, PostgresStore, RootKeyStore, SqliteStore};
+use conformance::{run_all, Pair, Result};
+use l402_server::store::{
+    MemoryStore, PostgresStore, RateStore, RevocationStore, SqliteStore, Store,
+};
 use l402_token::TokenId;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory() -> Result {
     run_all("memory", || async {
-        let s: Arc<dyn RootKeyStore> = Arc::new(MemoryStore::new());
-        Ok(Pair { a: Arc::clone(&s), b: s, sync: no_sync() })
+        let s: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        Ok(Pair { a: Arc::clone(&s), b: s })
     })
     .await
 }
@@ -40,11 +41,7 @@ fn temp_db() -> std::path::PathBuf {
 async fn sqlite_two_instances_on_one_file() -> Result {
     run_all("sqlite", || async {
         let path = temp_db();
-        Ok(Pair {
-            a: Arc::new(SqliteStore::open(&path)?),
-            b: Arc::new(SqliteStore::open(&path)?),
-            sync: no_sync(),
-        })
+        Ok(Pair { a: Arc::new(SqliteStore::open(&path)?), b: Arc::new(SqliteStore::open(&path)?) })
     })
     .await
 }
@@ -52,8 +49,8 @@ async fn sqlite_two_instances_on_one_file() -> Result {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_in_memory() -> Result {
     run_all("sqlite-memory", || async {
-        let s: Arc<dyn RootKeyStore> = Arc::new(SqliteStore::open_in_memory()?);
-        Ok(Pair { a: Arc::clone(&s), b: s, sync: no_sync() })
+        let s: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory()?);
+        Ok(Pair { a: Arc::clone(&s), b: s })
     })
     .await
 }
@@ -69,50 +66,11 @@ async fn postgres_two_instances_on_one_database() -> Result {
         async move {
             let config = server.fresh_db().await?;
             let a = Arc::new(PostgresStore::connect(&config).await?);
-            // A long poll interval: the suite syncs `b` explicitly, so the check does not
-            // depend on the poller's timing.
-            let b =
-                Arc::new(PostgresStore::connect_with(&config, Duration::from_secs(3600)).await?);
-            let b2 = Arc::clone(&b);
-            let sync: conformance::SyncFn = Arc::new(move || {
-                let b = Arc::clone(&b2);
-                Box::pin(async move {
-                    b.sync_revocations().await?;
-                    Ok(())
-                })
-            });
-            Ok(Pair { a, b, sync })
+            let b = Arc::new(PostgresStore::connect(&config).await?);
+            Ok(Pair { a, b })
         }
     })
     .await
-}
-
-/// The poller delivers a revocation made by another instance without anyone calling
-/// `sync_revocations`. The bound is generous (the default interval is 250 ms): this checks
-/// that revocations propagate on their own, not how fast the machine is.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_poller_propagates_revocations() -> Result {
-    let Some(server) = pg::PgServer::start_or_skip("postgres poller")? else {
-        return Ok(());
-    };
-    let config = server.fresh_db().await?;
-    let a = PostgresStore::connect(&config).await?;
-    let b = PostgresStore::connect(&config).await?;
-    let token = TokenId([42; 32]);
-    assert!(!b.is_revoked(&token).await?);
-    a.revoke(&token, 1).await?;
-    let seen = tokio::time::timeout(Duration::from_secs(30), async {
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
-        loop {
-            tick.tick().await;
-            if b.is_revoked(&token).await.unwrap_or(false) {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(seen.is_ok(), "revocation never reached the second instance");
-    Ok(())
 }
 
 /// What the first release wrote: `l402_keys` without `payment_hash`.
@@ -130,7 +88,7 @@ fn old_schema(blob: &str, int: &str, hex: fn(u8) -> String) -> String {
 
 /// A store opened on a database of the first release keeps its keys, reports the old pending
 /// key as due without a payment hash, and a paywall forgets it unchecked, as that release did.
-async fn upgraded(store: Arc<dyn RootKeyStore>) -> Result {
+async fn upgraded(store: Arc<dyn Store>) -> Result {
     assert!(store.root_key(&[1; 32]).await?.ok_or("old pending key")?.pending);
     assert!(!store.root_key(&[2; 32]).await?.ok_or("old confirmed key")?.pending);
     let node = l402_lightning::dev::DevNode::new()?;
@@ -234,9 +192,9 @@ async fn postgres_over_tls_verifies_the_server() -> Result {
     let store =
         PostgresStore::connect(&format!("{base} sslmode=require sslrootcert={}", ca.display()))
             .await?;
-    assert!(!store.is_revoked(&TokenId([1; 32])).await?);
+    assert!(store.revoked_since(0).await?.token_ids.is_empty());
     store.revoke(&TokenId([1; 32]), 5).await?;
-    assert!(store.is_revoked(&TokenId([1; 32])).await?);
+    assert_eq!(store.revoked_since(0).await?.token_ids, [TokenId([1; 32])]);
 
     let refused = |config: String| async move {
         match PostgresStore::connect(&config).await {

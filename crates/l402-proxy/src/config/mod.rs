@@ -95,6 +95,14 @@ pub struct ListenConfig {
     /// Path of the health endpoint, answered by the proxy itself (default `/healthz`).
     #[serde(default = "default_health")]
     pub health_path: String,
+    /// Path of the readiness endpoint (default `/readyz`): 200 with JSON when the store and
+    /// the Lightning backend both answer, else 503 naming the part that does not. The health
+    /// path gives the same verdict as plain text; the live path only says the process serves.
+    #[serde(default = "default_ready")]
+    pub ready_path: String,
+    /// Path of the liveness endpoint (default `/livez`): `ok` while the proxy serves at all.
+    #[serde(default = "default_live")]
+    pub live_path: String,
     /// Path of the Prometheus metrics endpoint on the public listener; empty (the default)
     /// serves none there. The admin listener always serves `/metrics`, behind its token
     /// (decision 0808: revenue and traffic are business data).
@@ -437,6 +445,12 @@ fn default_admin() -> String {
 fn default_health() -> String {
     "/healthz".into()
 }
+fn default_ready() -> String {
+    "/readyz".into()
+}
+fn default_live() -> String {
+    "/livez".into()
+}
 fn default_store_kind() -> String {
     "sqlite".into()
 }
@@ -472,6 +486,8 @@ impl Default for ListenConfig {
             tls_cert: None,
             tls_key: None,
             health_path: default_health(),
+            ready_path: default_ready(),
+            live_path: default_live(),
             metrics_path: String::new(),
             header_read_ms: None,
             idle_ms: None,

@@ -21,6 +21,8 @@ impl Config {
             _ => {}
         }
         check_own_path("listen.health_path", &self.listen.health_path, false)?;
+        check_own_path("listen.ready_path", &self.listen.ready_path, false)?;
+        check_own_path("listen.live_path", &self.listen.live_path, false)?;
         check_own_path("listen.metrics_path", &self.listen.metrics_path, true)?;
         check_connections(&self.listen)?;
         if let Some(admin) = &self.admin {

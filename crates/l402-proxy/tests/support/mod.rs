@@ -53,6 +53,26 @@ pub(crate) async fn start(
     services: Vec<ServiceConfig>,
     tweak: impl FnOnce(&mut Config),
 ) -> Started {
+    start_with(services, tweak, None).await
+}
+
+/// [`start`] with a memory store, for tests in tokio's paused time: the clock jumps ahead
+/// whenever every task waits, including while one awaits SQLite's own thread, which would
+/// fire the tests' guards at once.
+#[allow(dead_code, reason = "not every test binary runs in paused time")]
+pub(crate) async fn start_in_memory(
+    services: Vec<ServiceConfig>,
+    tweak: impl FnOnce(&mut Config),
+) -> Started {
+    let store: Arc<dyn l402_server::Store> = Arc::new(l402_server::store::MemoryStore::new());
+    start_with(services, tweak, Some(store)).await
+}
+
+async fn start_with(
+    services: Vec<ServiceConfig>,
+    tweak: impl FnOnce(&mut Config),
+    store: Option<Arc<dyn l402_server::Store>>,
+) -> Started {
     let dir = temp_dir("proxy");
     let mut config = Config::with_services(services);
     config.listen.addr = "127.0.0.1:0".into();
@@ -61,7 +81,11 @@ pub(crate) async fn start(
     tweak(&mut config);
     config.validate().unwrap();
     let node = DevNode::new().unwrap();
-    let proxy = Proxy::builder(config).backend(Arc::new(node.clone())).start().await.unwrap();
+    let mut builder = Proxy::builder(config).backend(Arc::new(node.clone()));
+    if let Some(store) = store {
+        builder = builder.store(store);
+    }
+    let proxy = builder.start().await.unwrap();
     Started { proxy, node, dir }
 }
 

@@ -6,7 +6,8 @@ use std::sync::{Mutex, MutexGuard};
 use l402_token::TokenId;
 
 use crate::store::{
-    reservation_id, DueKey, KeyRecord, Pruned, Reservation, RootKeyStore, StoredKey,
+    reservation_id, DueKey, KeyRecord, KeyStore, Pruned, RateStore, Reservation, RevocationStore,
+    Revoked, Store, StoredKey, UsageStore,
 };
 use crate::Error;
 
@@ -23,6 +24,8 @@ struct State {
     /// scanning every key while verifiers wait for the lock.
     due: BTreeSet<(i64, [u8; 32])>,
     revoked: HashSet<TokenId>,
+    /// Revocations in order: the feed's cursor is an index into it.
+    feed: Vec<TokenId>,
     used: HashMap<TokenId, u64>,
     reservations: HashMap<i64, (TokenId, i64)>,
     windows: HashMap<(String, i64), u64>,
@@ -64,7 +67,7 @@ impl MemoryStore {
 }
 
 #[async_trait::async_trait]
-impl RootKeyStore for MemoryStore {
+impl KeyStore for MemoryStore {
     async fn insert_key(&self, record: KeyRecord) -> Result<(), Error> {
         let mut s = self.lock();
         let (hash, until) = (record.key_hash, record.pending_until);
@@ -115,7 +118,10 @@ impl RootKeyStore for MemoryStore {
         }
         Ok(pending)
     }
+}
 
+#[async_trait::async_trait]
+impl RevocationStore for MemoryStore {
     async fn revoke(&self, token_id: &TokenId, _now: i64) -> Result<(), Error> {
         let mut s = self.lock();
         let gone: Vec<[u8; 32]> =
@@ -123,14 +129,22 @@ impl RootKeyStore for MemoryStore {
         for h in gone {
             s.remove_key(&h);
         }
-        s.revoked.insert(*token_id);
+        if s.revoked.insert(*token_id) {
+            s.feed.push(*token_id);
+        }
         Ok(())
     }
 
-    async fn is_revoked(&self, token_id: &TokenId) -> Result<bool, Error> {
-        Ok(self.lock().revoked.contains(token_id))
+    async fn revoked_since(&self, cursor: i64) -> Result<Revoked, Error> {
+        let s = self.lock();
+        let from = usize::try_from(cursor).unwrap_or(0).min(s.feed.len());
+        let token_ids = s.feed.get(from..).unwrap_or_default().to_vec();
+        Ok(Revoked { token_ids, cursor: i64::try_from(s.feed.len()).unwrap_or(i64::MAX) })
     }
+}
 
+#[async_trait::async_trait]
+impl UsageStore for MemoryStore {
     async fn reserve_use(
         &self,
         token_id: &TokenId,
@@ -145,7 +159,7 @@ impl RootKeyStore for MemoryStore {
             return Ok(None);
         }
         s.reservations.insert(id, (*token_id, lease_until));
-        Ok(Some(Reservation { id, token_id: *token_id, allowance }))
+        Ok(Some(Reservation { id, token_id: *token_id, allowance, used }))
     }
 
     async fn commit_use(&self, reservation: &Reservation) -> Result<u64, Error> {
@@ -175,7 +189,10 @@ impl RootKeyStore for MemoryStore {
     async fn uses(&self, token_id: &TokenId) -> Result<u64, Error> {
         Ok(self.lock().used.get(token_id).copied().unwrap_or(0))
     }
+}
 
+#[async_trait::async_trait]
+impl RateStore for MemoryStore {
     async fn take_hit(&self, bucket: &str, window_end: i64, limit: u64) -> Result<bool, Error> {
         if limit == 0 {
             return Ok(false);
@@ -188,7 +205,10 @@ impl RootKeyStore for MemoryStore {
         *n += 1;
         Ok(true)
     }
+}
 
+#[async_trait::async_trait]
+impl Store for MemoryStore {
     async fn prune(&self, now: i64) -> Result<Pruned, Error> {
         let mut s = self.lock();
         let (r, w) = (s.reservations.len(), s.windows.len());
@@ -211,5 +231,9 @@ impl RootKeyStore for MemoryStore {
             windows: (w - s.windows.len()) as u64,
             ..Pruned::default()
         })
+    }
+
+    async fn ping(&self) -> Result<(), Error> {
+        Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! The state a server keeps: root keys, revocations, usage counters and rate-limit windows.
 //!
-//! One trait, [`RootKeyStore`], three implementations: [`MemoryStore`] (one process),
+//! One trait per concern ([`KeyStore`], [`RevocationStore`], [`UsageStore`], [`RateStore`]),
+//! gathered by [`Store`], and three implementations: [`MemoryStore`] (one process),
 //! `SqliteStore` (feature `sqlite`, the embedded default) and `PostgresStore` (feature
 //! `postgres`, several instances sharing one database). One conformance suite runs against
 //! all three (`tests/stores.rs`). Times are Unix seconds passed in by the caller, so the
@@ -23,7 +24,7 @@ mod sqlite;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub use postgres::{PostgresStore, POSTGRES_REVOCATION_POLL};
+pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
@@ -74,6 +75,8 @@ pub struct Reservation {
     pub token_id: TokenId,
     /// The allowance it was reserved under.
     pub allowance: u64,
+    /// The token's counted uses when it was reserved (not counting this one).
+    pub used: u64,
 }
 
 /// What a prune removed. A store's own [`RootKeyStore::prune`] fills `reservations` and
@@ -90,10 +93,9 @@ pub struct Pruned {
     pub windows: u64,
 }
 
-/// Root keys and the state verification needs. Every method is atomic on its own; usage
-/// counting is exact under any concurrency, across every instance sharing the store.
+/// Root keys of per-token mode ([`crate::KeyMode::PerToken`]).
 #[async_trait::async_trait]
-pub trait RootKeyStore: Send + Sync + fmt::Debug {
+pub trait KeyStore: Send + Sync {
     /// Stores a root key. Writing the same `key_hash` twice replaces it.
     async fn insert_key(&self, record: KeyRecord) -> Result<(), Error>;
 
@@ -117,18 +119,38 @@ pub trait RootKeyStore: Send + Sync + fmt::Debug {
     /// Deletes a key if it is still pending (its invoice was not paid); returns whether it
     /// did. A key confirmed in the meantime stays.
     async fn forget_pending(&self, key_hash: &[u8; 32]) -> Result<bool, Error>;
+}
 
+/// A page of the revocation feed ([`RevocationStore::revoked_since`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Revoked {
+    /// Token ids revoked since the cursor passed in; some may have been returned before.
+    pub token_ids: Vec<TokenId>,
+    /// What to pass next time.
+    pub cursor: i64,
+}
+
+/// The revocation list, read as a feed: the paywall holds the whole set in memory and polls
+/// for changes, so verification never asks the store (decision 0610).
+#[async_trait::async_trait]
+pub trait RevocationStore: Send + Sync {
     /// Revokes a token id: its root keys are deleted and the id is listed as revoked, so
-    /// derived-mode tokens and other instances' caches refuse it too.
+    /// derived-mode tokens and every instance's memory refuse it too.
     async fn revoke(&self, token_id: &TokenId, now: i64) -> Result<(), Error>;
 
-    /// Whether a token id is revoked. Must be cheap: it runs on every request.
-    async fn is_revoked(&self, token_id: &TokenId) -> Result<bool, Error>;
+    /// The revocations after `cursor` (0: all of them), and the cursor for the next call.
+    /// It may return an id again but never skips one, whichever instance revoked it. It is
+    /// polled a few times a second, so it must cost next to nothing when nothing changed.
+    async fn revoked_since(&self, cursor: i64) -> Result<Revoked, Error>;
+}
 
-    /// Reserves one use of a token with `allowance` uses: succeeds only while counted plus
-    /// reserved uses are below the allowance. The reservation lapses at `lease_until` unless
-    /// committed, released or renewed, and a lapsed reservation counts as a use (a crash
-    /// mid-request is charged at the next prune: decision 0609).
+/// Usage allowances (`max_uses`), counted exactly across every instance sharing the store.
+#[async_trait::async_trait]
+pub trait UsageStore: Send + Sync {
+    /// Reserves one use of a token with `allowance` uses, in one round trip: succeeds only
+    /// while counted plus reserved uses are below the allowance. The reservation lapses at
+    /// `lease_until` unless committed, released or renewed, and a lapsed reservation counts
+    /// as a use (a crash mid-request is charged at the next prune: decision 0609).
     async fn reserve_use(
         &self,
         token_id: &TokenId,
@@ -150,17 +172,29 @@ pub trait RootKeyStore: Send + Sync + fmt::Debug {
 
     /// Counted uses of a token.
     async fn uses(&self, token_id: &TokenId) -> Result<u64, Error>;
+}
 
+/// The shared rate-limit windows of unpaid challenges.
+#[async_trait::async_trait]
+pub trait RateStore: Send + Sync {
     /// Counts one hit in the shared rate-limit window `bucket` ending at `window_end` if it
     /// holds fewer than `limit`; returns whether it did. A full window is left as it is:
     /// nothing is written (decision 0607), so refusals cost the store no writes.
     async fn take_hit(&self, bucket: &str, window_end: i64, limit: u64) -> Result<bool, Error>;
+}
 
+/// Everything a server keeps, in one database: each concern's trait, plus the upkeep that
+/// spans them. Every method is atomic on its own.
+#[async_trait::async_trait]
+pub trait Store: KeyStore + RevocationStore + UsageStore + RateStore + fmt::Debug {
     /// Counts lapsed reservations (`lease_until <= now`) as uses, deleting them, and drops
     /// rate-limit windows that ended, as of `now`.
     /// Pending keys are not touched: only the paywall, which can ask the node whether they
     /// were paid, forgets them.
     async fn prune(&self, now: i64) -> Result<Pruned, Error>;
+
+    /// Whether the store answers now (one trivial round trip), for readiness checks.
+    async fn ping(&self) -> Result<(), Error>;
 }
 
 /// A 32-byte column read back from a database.

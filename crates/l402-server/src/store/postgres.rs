@@ -1,20 +1,18 @@
 //! PostgreSQL: one database shared by several server instances.
 
 use core::time::Duration;
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
 
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use l402_token::TokenId;
-use tokio::task::JoinHandle;
 use tokio_postgres::config::SslMode;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
 
 use crate::keys::RootKey;
 use crate::store::pg_tls::{take_root_cert, Tls};
 use crate::store::{
-    array32, due_key, reservation_id, DueKey, KeyRecord, Pruned, Reservation, RootKeyStore,
-    StoredKey,
+    array32, due_key, reservation_id, DueKey, KeyRecord, KeyStore, Pruned, RateStore, Reservation,
+    RevocationStore, Revoked, Store, StoredKey, UsageStore,
 };
 use crate::Error;
 
@@ -69,34 +67,27 @@ COMMIT;
 /// sequence numbers behind the highest seen catches the late ones.
 const SEQ_MARGIN: i64 = 1024;
 
-/// The default revocation poll interval: well inside the one second within which a
-/// revocation must reach every instance.
-pub const POSTGRES_REVOCATION_POLL: Duration = Duration::from_millis(250);
+/// Connections the pool keeps at most.
+const POOL_SIZE: usize = 16;
+
+/// How long a call waits for a connection (a new one, or a busy one to come free) before it
+/// fails `store-unavailable`: a database that is down fails requests quickly instead of
+/// holding them.
+const POOL_WAIT: Duration = Duration::from_secs(5);
 
 /// A store in a PostgreSQL database that several instances share.
 ///
 /// Every exact operation is one SQL statement (row locks re-check the allowance condition,
-/// so N uses mean N across instances). Revocations are mirrored in memory, so
-/// [`RootKeyStore::is_revoked`] does no round trip; a background task polls the revocation
-/// table every [`POSTGRES_REVOCATION_POLL`] (decision 0605). Dropping the store stops the task.
+/// so N uses mean N across instances), prepared once per connection, so each is one round
+/// trip. Connections come from a pool that replaces a broken one at its next use: after the
+/// database restarts, the next calls reconnect by themselves (decision 0610).
 pub struct PostgresStore {
-    client: Arc<Client>,
-    revoked: Arc<RwLock<HashSet<TokenId>>>,
-    last_seq: Arc<AtomicI64>,
-    tasks: Vec<JoinHandle<()>>,
+    pool: Pool,
 }
 
 impl core::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PostgresStore").finish_non_exhaustive()
-    }
-}
-
-impl Drop for PostgresStore {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
     }
 }
 
@@ -111,6 +102,13 @@ fn db(e: tokio_postgres::Error) -> Error {
     Error::Store(text)
 }
 
+fn pool_error(e: deadpool_postgres::PoolError) -> Error {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => db(e),
+        other => Error::Store(format!("postgres: {other}")),
+    }
+}
+
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
@@ -119,20 +117,9 @@ fn sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-async fn drive<S, T>(connection: tokio_postgres::Connection<S, T>)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    if let Err(e) = connection.await {
-        tracing::warn!(error = %e, "postgres connection ended");
-    }
-}
-
 impl PostgresStore {
     /// Connects with a libpq-style configuration (`host=… port=… user=… dbname=…`, or a
-    /// `postgres://` URL), creates the tables if needed, and starts the revocation poller at
-    /// [`POSTGRES_REVOCATION_POLL`]. Needs a tokio runtime.
+    /// `postgres://` URL) and creates the tables if needed. Needs a tokio runtime.
     ///
     /// `sslmode=require` connects over TLS and verifies the server's certificate and name
     /// against the PEM file `sslrootcert=…`, or the webpki roots without it (stricter than
@@ -140,112 +127,87 @@ impl PostgresStore {
     /// plain, as for libpq's `disable`: keep it to loopback or a private network (decision
     /// 0606).
     pub async fn connect(config: &str) -> Result<PostgresStore, Error> {
-        PostgresStore::connect_with(config, POSTGRES_REVOCATION_POLL).await
-    }
-
-    /// [`PostgresStore::connect`] with another poll interval.
-    pub async fn connect_with(config: &str, poll: Duration) -> Result<PostgresStore, Error> {
         let (rest, root_cert) = take_root_cert(config)?;
         let config: tokio_postgres::Config =
             rest.parse().map_err(|e| Error::Config(format!("postgres configuration: {e}")))?;
-        // Each arm spawns its own connection task: their stream types differ.
-        let (client, conn_task) = if config.get_ssl_mode() == SslMode::Require {
-            let (client, connection) =
-                config.connect(Tls::new(root_cert.as_deref())?).await.map_err(db)?;
-            (client, tokio::spawn(drive(connection)))
+        let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = if config.get_ssl_mode() == SslMode::Require {
+            Manager::from_config(config, Tls::new(root_cert.as_deref())?, recycling)
         } else {
             if root_cert.is_some() {
                 return Err(Error::Config("sslrootcert needs sslmode=require".into()));
             }
-            let (client, connection) = config.connect(NoTls).await.map_err(db)?;
-            (client, tokio::spawn(drive(connection)))
+            Manager::from_config(config, NoTls, recycling)
         };
-        client.batch_execute(SCHEMA).await.map_err(db)?;
-        let mut store = PostgresStore {
-            client: Arc::new(client),
-            revoked: Arc::default(),
-            last_seq: Arc::new(AtomicI64::new(0)),
-            tasks: vec![conn_task],
-        };
-        store.sync_revocations().await?;
-        let (client, revoked, last_seq) =
-            (Arc::clone(&store.client), Arc::clone(&store.revoked), Arc::clone(&store.last_seq));
-        store.tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(poll);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                if let Err(e) = sync(&client, &revoked, &last_seq).await {
-                    tracing::warn!(code = e.code(), "polling revocations failed");
-                }
-            }
-        }));
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(POOL_WAIT))
+            .recycle_timeout(Some(POOL_WAIT))
+            .build()
+            .map_err(|e| Error::Config(format!("postgres pool: {e}")))?;
+        let store = PostgresStore { pool };
+        store.client().await?.batch_execute(SCHEMA).await.map_err(db)?;
         Ok(store)
     }
 
-    /// Reads revocations made since the last poll into the local mirror; returns how many
-    /// rows were read. The poller calls this; tests call it to sync deterministically.
-    pub async fn sync_revocations(&self) -> Result<usize, Error> {
-        sync(&self.client, &self.revoked, &self.last_seq).await
+    async fn client(&self) -> Result<Object, Error> {
+        self.pool.get().await.map_err(pool_error)
     }
-}
 
-async fn sync(
-    client: &Client,
-    revoked: &RwLock<HashSet<TokenId>>,
-    last_seq: &AtomicI64,
-) -> Result<usize, Error> {
-    let from = last_seq.load(Ordering::Acquire).saturating_sub(SEQ_MARGIN);
-    let rows = client
-        .query("SELECT seq, token_id FROM l402_revocations WHERE seq > $1", &[&from])
-        .await
-        .map_err(db)?;
-    let mut max = from;
-    let mut set = revoked.write().unwrap_or_else(|e| e.into_inner());
-    for row in &rows {
-        let seq: i64 = row.try_get(0).map_err(db)?;
-        let id: Vec<u8> = row.try_get(1).map_err(db)?;
-        if let Ok(id) = <[u8; 32]>::try_from(id) {
-            set.insert(TokenId(id));
-        }
-        max = max.max(seq);
+    /// Runs `sql`, prepared once per connection, and returns its rows.
+    async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, Error> {
+        let c = self.client().await?;
+        let statement = c.prepare_cached(sql).await.map_err(db)?;
+        c.query(&statement, params).await.map_err(db)
     }
-    last_seq.fetch_max(max, Ordering::AcqRel);
-    Ok(rows.len())
+
+    async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, Error> {
+        let c = self.client().await?;
+        let statement = c.prepare_cached(sql).await.map_err(db)?;
+        c.query_opt(&statement, params).await.map_err(db)
+    }
+
+    async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
+        let c = self.client().await?;
+        let statement = c.prepare_cached(sql).await.map_err(db)?;
+        c.execute(&statement, params).await.map_err(db)
+    }
 }
 
 #[async_trait::async_trait]
-impl RootKeyStore for PostgresStore {
+impl KeyStore for PostgresStore {
     async fn insert_key(&self, record: KeyRecord) -> Result<(), Error> {
-        self.client
-            .execute(
-                "INSERT INTO l402_keys (key_hash, token_id, root_key, pending_until, payment_hash)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (key_hash) DO UPDATE SET token_id = EXCLUDED.token_id,
-                     root_key = EXCLUDED.root_key, pending_until = EXCLUDED.pending_until,
-                     payment_hash = EXCLUDED.payment_hash",
-                &[
-                    &&record.key_hash[..],
-                    &&record.token_id.0[..],
-                    &&record.root_key.0[..],
-                    &record.pending_until,
-                    &&record.payment_hash.0[..],
-                ],
-            )
-            .await
-            .map(drop)
-            .map_err(db)
+        self.execute(
+            "INSERT INTO l402_keys (key_hash, token_id, root_key, pending_until, payment_hash)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (key_hash) DO UPDATE SET token_id = EXCLUDED.token_id,
+                 root_key = EXCLUDED.root_key, pending_until = EXCLUDED.pending_until,
+                 payment_hash = EXCLUDED.payment_hash",
+            &[
+                &&record.key_hash[..],
+                &&record.token_id.0[..],
+                &&record.root_key.0[..],
+                &record.pending_until,
+                &&record.payment_hash.0[..],
+            ],
+        )
+        .await
+        .map(drop)
     }
 
     async fn root_key(&self, key_hash: &[u8; 32]) -> Result<Option<StoredKey>, Error> {
         let row = self
-            .client
             .query_opt(
                 "SELECT root_key, pending_until FROM l402_keys WHERE key_hash = $1",
                 &[&&key_hash[..]],
             )
-            .await
-            .map_err(db)?;
+            .await?;
         row.map(|r| {
             let key: Vec<u8> = r.try_get(0).map_err(db)?;
             let pending: Option<i64> = r.try_get(1).map_err(db)?;
@@ -257,6 +219,15 @@ impl RootKeyStore for PostgresStore {
         .transpose()
     }
 
+    async fn confirm_key(&self, key_hash: &[u8; 32]) -> Result<(), Error> {
+        self.execute(
+            "UPDATE l402_keys SET pending_until = NULL WHERE key_hash = $1",
+            &[&&key_hash[..]],
+        )
+        .await
+        .map(drop)
+    }
+
     async fn claim_due_keys(
         &self,
         now: i64,
@@ -265,7 +236,6 @@ impl RootKeyStore for PostgresStore {
     ) -> Result<Vec<DueKey>, Error> {
         // SKIP LOCKED: instances pruning at the same moment claim disjoint keys.
         let rows = self
-            .client
             .query(
                 "UPDATE l402_keys SET pending_until = $2 WHERE key_hash IN (
                      SELECT key_hash FROM l402_keys
@@ -274,51 +244,55 @@ impl RootKeyStore for PostgresStore {
                  RETURNING key_hash, payment_hash",
                 &[&now, &recheck_at, &i64::try_from(limit).unwrap_or(i64::MAX)],
             )
-            .await
-            .map_err(db)?;
+            .await?;
         rows.iter().map(|r| due_key(r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?)).collect()
     }
 
     async fn forget_pending(&self, key_hash: &[u8; 32]) -> Result<bool, Error> {
-        self.client
-            .execute(
-                "DELETE FROM l402_keys WHERE key_hash = $1 AND pending_until IS NOT NULL",
-                &[&&key_hash[..]],
-            )
-            .await
-            .map(|n| n > 0)
-            .map_err(db)
+        self.execute(
+            "DELETE FROM l402_keys WHERE key_hash = $1 AND pending_until IS NOT NULL",
+            &[&&key_hash[..]],
+        )
+        .await
+        .map(|n| n > 0)
     }
+}
 
-    async fn confirm_key(&self, key_hash: &[u8; 32]) -> Result<(), Error> {
-        self.client
-            .execute(
-                "UPDATE l402_keys SET pending_until = NULL WHERE key_hash = $1",
-                &[&&key_hash[..]],
-            )
-            .await
-            .map(drop)
-            .map_err(db)
-    }
-
+#[async_trait::async_trait]
+impl RevocationStore for PostgresStore {
     async fn revoke(&self, token_id: &TokenId, now: i64) -> Result<(), Error> {
-        self.client
-            .execute(
-                "WITH gone AS (DELETE FROM l402_keys WHERE token_id = $1)
-                 INSERT INTO l402_revocations (token_id, revoked_at) VALUES ($1, $2)
-                 ON CONFLICT (token_id) DO NOTHING",
-                &[&&token_id.0[..], &now],
-            )
-            .await
-            .map_err(db)?;
-        self.revoked.write().unwrap_or_else(|e| e.into_inner()).insert(*token_id);
-        Ok(())
+        self.execute(
+            "WITH gone AS (DELETE FROM l402_keys WHERE token_id = $1)
+             INSERT INTO l402_revocations (token_id, revoked_at) VALUES ($1, $2)
+             ON CONFLICT (token_id) DO NOTHING",
+            &[&&token_id.0[..], &now],
+        )
+        .await
+        .map(drop)
     }
 
-    async fn is_revoked(&self, token_id: &TokenId) -> Result<bool, Error> {
-        Ok(self.revoked.read().unwrap_or_else(|e| e.into_inner()).contains(token_id))
+    /// The cursor is the highest `seq` seen. Sequence numbers of concurrent revocations can
+    /// commit out of order, so each read goes [`SEQ_MARGIN`] numbers back (decision 0605):
+    /// one indexed range read of at most that many rows.
+    async fn revoked_since(&self, cursor: i64) -> Result<Revoked, Error> {
+        let from = if cursor > 0 { cursor.saturating_sub(SEQ_MARGIN) } else { 0 };
+        let rows = self
+            .query("SELECT seq, token_id FROM l402_revocations WHERE seq > $1", &[&from])
+            .await?;
+        let mut next = cursor;
+        let mut token_ids = Vec::with_capacity(rows.len());
+        for row in &rows {
+            next = next.max(row.try_get::<_, i64>(0).map_err(db)?);
+            if let Ok(id) = <[u8; 32]>::try_from(row.try_get::<_, Vec<u8>>(1).map_err(db)?) {
+                token_ids.push(TokenId(id));
+            }
+        }
+        Ok(Revoked { token_ids, cursor: next })
     }
+}
 
+#[async_trait::async_trait]
+impl UsageStore for PostgresStore {
     async fn reserve_use(
         &self,
         token_id: &TokenId,
@@ -326,43 +300,41 @@ impl RootKeyStore for PostgresStore {
         lease_until: i64,
     ) -> Result<Option<Reservation>, Error> {
         let id = reservation_id()?;
-        let tid = &token_id.0[..];
-        self.client
-            .execute(
-                "INSERT INTO l402_usage (token_id) VALUES ($1) ON CONFLICT (token_id) DO NOTHING",
-                &[&tid],
+        // One statement, one round trip. The upsert's row lock makes a concurrent reserver
+        // wait and then re-check the condition against the committed counts: exact across
+        // instances. A token's first reservation inserts its row (when the allowance has
+        // room at all).
+        let row = self
+            .query_opt(
+                "WITH took AS (
+                     INSERT INTO l402_usage AS u (token_id, used, reserved)
+                     SELECT $1, 0, 1 WHERE $2::BIGINT > 0
+                     ON CONFLICT (token_id) DO UPDATE SET reserved = u.reserved + 1
+                     WHERE u.used + u.reserved < $2
+                     RETURNING u.used),
+                 r AS (
+                     INSERT INTO l402_reservations (id, token_id, lease_until)
+                     SELECT $3, $1, $4 FROM took)
+                 SELECT used FROM took",
+                &[&&token_id.0[..], &sql_int(allowance), &id, &lease_until],
             )
-            .await
-            .map_err(db)?;
-        // The UPDATE's row lock makes a concurrent reserver wait and then re-check the
-        // condition against the committed counts: exact across instances.
-        let n = self
-            .client
-            .execute(
-                "WITH u AS (
-                     UPDATE l402_usage SET reserved = reserved + 1
-                     WHERE token_id = $1 AND used + reserved < $2
-                     RETURNING token_id)
-                 INSERT INTO l402_reservations (id, token_id, lease_until)
-                 SELECT $3, token_id, $4 FROM u",
-                &[&tid, &sql_int(allowance), &id, &lease_until],
-            )
-            .await
-            .map_err(db)?;
-        Ok((n == 1).then_some(Reservation { id, token_id: *token_id, allowance }))
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let used = count(row.try_get(0).map_err(db)?);
+        Ok(Some(Reservation { id, token_id: *token_id, allowance, used }))
     }
 
     async fn commit_use(&self, reservation: &Reservation) -> Result<u64, Error> {
         let row = self
-            .client
             .query_opt(
                 "WITH r AS (DELETE FROM l402_reservations WHERE id = $1 RETURNING token_id)
                  UPDATE l402_usage u SET used = u.used + 1, reserved = u.reserved - 1
                  FROM r WHERE u.token_id = r.token_id RETURNING u.used",
                 &[&reservation.id],
             )
-            .await
-            .map_err(db)?;
+            .await?;
         match row {
             Some(r) => Ok(count(r.try_get(0).map_err(db)?)),
             None => self.uses(&reservation.token_id).await,
@@ -370,49 +342,45 @@ impl RootKeyStore for PostgresStore {
     }
 
     async fn renew_use(&self, reservation: &Reservation, lease_until: i64) -> Result<bool, Error> {
-        self.client
-            .execute(
-                "UPDATE l402_reservations SET lease_until = $2 WHERE id = $1",
-                &[&reservation.id, &lease_until],
-            )
-            .await
-            .map(|n| n > 0)
-            .map_err(db)
+        self.execute(
+            "UPDATE l402_reservations SET lease_until = $2 WHERE id = $1",
+            &[&reservation.id, &lease_until],
+        )
+        .await
+        .map(|n| n > 0)
     }
 
     async fn release_use(&self, reservation: &Reservation) -> Result<(), Error> {
-        self.client
-            .execute(
-                "WITH r AS (DELETE FROM l402_reservations WHERE id = $1 RETURNING token_id)
-                 UPDATE l402_usage u SET reserved = u.reserved - 1
-                 FROM r WHERE u.token_id = r.token_id",
-                &[&reservation.id],
-            )
-            .await
-            .map(drop)
-            .map_err(db)
+        self.execute(
+            "WITH r AS (DELETE FROM l402_reservations WHERE id = $1 RETURNING token_id)
+             UPDATE l402_usage u SET reserved = u.reserved - 1
+             FROM r WHERE u.token_id = r.token_id",
+            &[&reservation.id],
+        )
+        .await
+        .map(drop)
     }
 
     async fn uses(&self, token_id: &TokenId) -> Result<u64, Error> {
         let row = self
-            .client
             .query_opt("SELECT used FROM l402_usage WHERE token_id = $1", &[&&token_id.0[..]])
-            .await
-            .map_err(db)?;
+            .await?;
         match row {
             Some(r) => Ok(count(r.try_get(0).map_err(db)?)),
             None => Ok(0),
         }
     }
+}
 
+#[async_trait::async_trait]
+impl RateStore for PostgresStore {
     async fn take_hit(&self, bucket: &str, window_end: i64, limit: u64) -> Result<bool, Error> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         // A full window matches neither the update's condition nor the insert's: the row is
         // not rewritten and not locked (an `ON CONFLICT DO UPDATE … WHERE` would lock it,
         // which writes the row and a WAL record), so a refusal writes nothing.
-        let row = self
-            .client
-            .query_one(
+        let rows = self
+            .query(
                 "WITH up AS (
                      UPDATE l402_rate SET hits = hits + 1
                      WHERE bucket = $1 AND window_end = $2 AND hits < $3 RETURNING 1),
@@ -424,29 +392,32 @@ impl RootKeyStore for PostgresStore {
                  SELECT (SELECT count(*) FROM up) + (SELECT count(*) FROM ins)",
                 &[&bucket, &window_end, &limit],
             )
-            .await
-            .map_err(db)?;
-        if row.try_get::<_, i64>(0).map_err(db)? > 0 {
+            .await?;
+        let hits = match rows.first() {
+            Some(r) => r.try_get::<_, i64>(0).map_err(db)?,
+            None => 0,
+        };
+        if hits > 0 {
             return Ok(true);
         }
         // Another instance may have inserted the row after this statement's snapshot: count
         // in it, if it has room.
         let n = self
-            .client
             .execute(
                 "UPDATE l402_rate SET hits = hits + 1
                  WHERE bucket = $1 AND window_end = $2 AND hits < $3",
                 &[&bucket, &window_end, &limit],
             )
-            .await
-            .map_err(db)?;
+            .await?;
         Ok(n > 0)
     }
+}
 
+#[async_trait::async_trait]
+impl Store for PostgresStore {
     async fn prune(&self, now: i64) -> Result<Pruned, Error> {
         // A lapsed reservation counts as a use (decision 0609).
         let released = self
-            .client
             .query(
                 "WITH r AS (DELETE FROM l402_reservations WHERE lease_until <= $1 RETURNING token_id),
                       c AS (SELECT token_id, count(*) AS n FROM r GROUP BY token_id)
@@ -454,17 +425,16 @@ impl RootKeyStore for PostgresStore {
                  FROM c WHERE u.token_id = c.token_id RETURNING c.n",
                 &[&now],
             )
-            .await
-            .map_err(db)?;
+            .await?;
         let mut reservations = 0u64;
         for r in &released {
             reservations = reservations.saturating_add(count(r.try_get(0).map_err(db)?));
         }
-        let windows = self
-            .client
-            .execute("DELETE FROM l402_rate WHERE window_end <= $1", &[&now])
-            .await
-            .map_err(db)?;
+        let windows = self.execute("DELETE FROM l402_rate WHERE window_end <= $1", &[&now]).await?;
         Ok(Pruned { reservations, windows, ..Pruned::default() })
+    }
+
+    async fn ping(&self) -> Result<(), Error> {
+        self.query("SELECT 1", &[]).await.map(drop)
     }
 }

@@ -1,15 +1,17 @@
 //! The embedded default: SQLite in WAL mode, compiled into the binary.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{mpsc, Arc};
 
 use l402_token::TokenId;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use tokio::sync::oneshot;
 
 use crate::keys::RootKey;
 use crate::store::{
-    array32, due_key, reservation_id, DueKey, KeyRecord, Pruned, Reservation, RootKeyStore,
-    StoredKey,
+    array32, due_key, reservation_id, DueKey, KeyRecord, KeyStore, Pruned, RateStore, Reservation,
+    RevocationStore, Revoked, Store, StoredKey, UsageStore,
 };
 use crate::Error;
 
@@ -48,9 +50,28 @@ CREATE TABLE IF NOT EXISTS l402_rate (
 
 /// A store in one SQLite file (WAL journal). Several stores, in one process or several, may
 /// open the same file: writes that must be exact run in `BEGIN IMMEDIATE` transactions.
+///
+/// The connection lives on a thread of its own, which runs the store's statements one after
+/// the other: a call hands its statement over a channel and awaits the answer, so no call
+/// blocks an async task or takes a thread from tokio's blocking pool (decision 0610).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    jobs: mpsc::Sender<Job>,
+    feed: Arc<Feed>,
+}
+
+/// A statement for the connection's thread.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// What the revocation feed needs to answer "nothing changed" without reading a table.
+#[derive(Debug, Default)]
+struct Feed {
+    /// `PRAGMA data_version` at the last read of the feed: it changes when another connection
+    /// (another instance) commits.
+    version: AtomicI64,
+    /// This connection revoked something since the last read (its own commits do not change
+    /// its `data_version`).
+    ours: AtomicBool,
 }
 
 fn db(e: rusqlite::Error) -> Error {
@@ -92,7 +113,17 @@ impl SqliteStore {
         // Waiting for another writer is normal with several instances on one file.
         conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
         set_up(&mut conn).map_err(db)?;
-        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
+        let (jobs, queue) = mpsc::channel::<Job>();
+        // The thread ends when the last clone of the store is dropped (the channel closes).
+        std::thread::Builder::new()
+            .name("l402-sqlite".into())
+            .spawn(move || {
+                while let Ok(job) = queue.recv() {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|e| Error::Store(format!("sqlite: no thread for the connection: {e}")))?;
+        Ok(SqliteStore { jobs, feed: Arc::default() })
     }
 
     async fn with<T, F>(&self, f: F) -> Result<T, Error>
@@ -100,14 +131,16 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut c = conn.lock().unwrap_or_else(|e| e.into_inner());
-            f(&mut c).map_err(db)
-        })
-        .await
-        .map_err(|e| Error::Store(format!("sqlite task: {e}")))?
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |c| drop(tx.send(f(c).map_err(db))));
+        self.jobs.send(job).map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
     }
+}
+
+/// The connection's thread is gone: only a panic inside SQLite's wrapper ends it early.
+fn gone() -> Error {
+    Error::Store("sqlite: the connection's thread stopped".into())
 }
 
 fn owner_only(path: &Path) -> Result<(), Error> {
@@ -190,7 +223,7 @@ fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
 }
 
 #[async_trait::async_trait]
-impl RootKeyStore for SqliteStore {
+impl KeyStore for SqliteStore {
     async fn insert_key(&self, record: KeyRecord) -> Result<(), Error> {
         self.with(move |c| {
             c.prepare_cached(
@@ -282,7 +315,10 @@ impl RootKeyStore for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait::async_trait]
+impl RevocationStore for SqliteStore {
     async fn revoke(&self, token_id: &TokenId, now: i64) -> Result<(), Error> {
         let token_id = *token_id;
         self.with(move |c| {
@@ -294,18 +330,43 @@ impl RootKeyStore for SqliteStore {
             )?;
             tx.commit()
         })
-        .await
+        .await?;
+        self.feed.ours.store(true, Ordering::Release);
+        Ok(())
     }
 
-    async fn is_revoked(&self, token_id: &TokenId) -> Result<bool, Error> {
-        let token_id = *token_id;
+    /// The cursor is the table's rowid: revocations are never deleted and SQLite has one
+    /// writer at a time, so rowids grow in commit order. `PRAGMA data_version` (no page
+    /// read) tells whether another connection committed anything since the last call.
+    async fn revoked_since(&self, cursor: i64) -> Result<Revoked, Error> {
+        let feed = Arc::clone(&self.feed);
         self.with(move |c| {
-            c.prepare_cached("SELECT 1 FROM l402_revocations WHERE token_id = ?1")?
-                .exists(params![&token_id.0[..]])
+            let version: i64 = c.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+            let ours = feed.ours.swap(false, Ordering::AcqRel);
+            if cursor > 0 && !ours && feed.version.swap(version, Ordering::AcqRel) == version {
+                return Ok(Revoked { token_ids: Vec::new(), cursor });
+            }
+            feed.version.store(version, Ordering::Release);
+            let mut next = cursor;
+            let mut token_ids = Vec::new();
+            let mut rows = c.prepare_cached(
+                "SELECT rowid, token_id FROM l402_revocations WHERE rowid > ?1 ORDER BY rowid",
+            )?;
+            let mut rows = rows.query(params![cursor])?;
+            while let Some(row) = rows.next()? {
+                next = next.max(row.get::<_, i64>(0)?);
+                if let Ok(id) = <[u8; 32]>::try_from(row.get::<_, Vec<u8>>(1)?) {
+                    token_ids.push(TokenId(id));
+                }
+            }
+            Ok(Revoked { token_ids, cursor: next })
         })
         .await
     }
+}
 
+#[async_trait::async_trait]
+impl UsageStore for SqliteStore {
     async fn reserve_use(
         &self,
         token_id: &TokenId,
@@ -332,17 +393,17 @@ impl RootKeyStore for SqliteStore {
                     |r| r.get(0),
                 )?;
                 if count(used).saturating_add(count(held)) >= allowance {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 tx.execute(
                     "INSERT INTO l402_reservations (id, token_id, lease_until) VALUES (?1, ?2, ?3)",
                     params![id, &token_id.0[..], lease_until],
                 )?;
                 tx.commit()?;
-                Ok(true)
+                Ok(Some(count(used)))
             })
             .await?;
-        Ok(reserved.then_some(Reservation { id, token_id, allowance }))
+        Ok(reserved.map(|used| Reservation { id, token_id, allowance, used }))
     }
 
     async fn commit_use(&self, reservation: &Reservation) -> Result<u64, Error> {
@@ -401,7 +462,10 @@ impl RootKeyStore for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait::async_trait]
+impl RateStore for SqliteStore {
     async fn take_hit(&self, bucket: &str, window_end: i64, limit: u64) -> Result<bool, Error> {
         let bucket = bucket.to_owned();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -419,7 +483,10 @@ impl RootKeyStore for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait::async_trait]
+impl Store for SqliteStore {
     async fn prune(&self, now: i64) -> Result<Pruned, Error> {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -444,5 +511,9 @@ impl RootKeyStore for SqliteStore {
             })
         })
         .await
+    }
+
+    async fn ping(&self) -> Result<(), Error> {
+        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
     }
 }

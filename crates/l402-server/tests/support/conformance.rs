@@ -1,29 +1,24 @@
 //! The one store conformance suite. Each backend supplies a factory that opens two store
 //! handles on one fresh database (two instances sharing it; the memory store hands out the
-//! same store twice) and a way to make the second instance catch up with revocations.
+//! same store twice).
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use l402_server::store::{DueKey, KeyRecord, RootKeyStore};
+use l402_server::store::{DueKey, KeyRecord, Store};
 use l402_server::RootKey;
 use l402_token::{PaymentHash, TokenId};
 
 pub(crate) type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
-pub(crate) type SyncFn =
-    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result> + Send>> + Send + std::marker::Sync>;
 
 pub(crate) struct Pair {
-    pub(crate) a: Arc<dyn RootKeyStore>,
-    pub(crate) b: Arc<dyn RootKeyStore>,
-    /// Makes `b` see revocations made through `a` (a no-op where they share memory or a
-    /// file; one poll for PostgreSQL).
-    pub(crate) sync: SyncFn,
+    pub(crate) a: Arc<dyn Store>,
+    pub(crate) b: Arc<dyn Store>,
 }
 
-pub(crate) fn no_sync() -> SyncFn {
-    Arc::new(|| Box::pin(async { Ok(()) }))
+/// Whether the whole feed, read from the start, lists `id`.
+async fn listed(store: &dyn Store, id: &TokenId) -> Result<bool> {
+    Ok(store.revoked_since(0).await?.token_ids.contains(id))
 }
 
 fn token(n: u8) -> TokenId {
@@ -58,6 +53,8 @@ where
     check!(due_pending_keys_are_claimed_once);
     check!(only_pending_keys_are_forgotten);
     check!(revocation_reaches_the_other_instance);
+    check!(the_revocation_feed_never_skips_and_is_quiet_when_unchanged);
+    check!(a_reservation_reads_the_counted_uses);
     check!(usage_is_exact_under_concurrency);
     check!(release_gives_the_use_back);
     check!(lapsed_reservations_count_as_uses);
@@ -123,16 +120,56 @@ async fn only_pending_keys_are_forgotten(p: Pair) -> Result {
 async fn revocation_reaches_the_other_instance(p: Pair) -> Result {
     p.a.insert_key(record(4, None)).await?;
     p.a.insert_key(record(5, None)).await?;
-    assert!(!p.b.is_revoked(&token(4)).await?);
+    assert!(!listed(&*p.b, &token(4)).await?);
     p.a.revoke(&token(4), 7).await?;
-    assert!(p.a.is_revoked(&token(4)).await?);
+    assert!(listed(&*p.a, &token(4)).await?);
     assert_eq!(p.a.root_key(&[4; 32]).await?, None, "revoking deletes the key");
-    (p.sync)().await?;
-    assert!(p.b.is_revoked(&token(4)).await?);
-    assert!(!p.b.is_revoked(&token(5)).await?);
+    assert!(listed(&*p.b, &token(4)).await?);
+    assert!(!listed(&*p.b, &token(5)).await?);
     assert!(p.b.root_key(&[5; 32]).await?.is_some());
     // Revoking twice is fine.
     p.b.revoke(&token(4), 8).await?;
+    Ok(())
+}
+
+/// Read as a feed from either instance, every revocation arrives once the cursor passes it,
+/// none is skipped, and a read with nothing new returns nothing (decision 0610).
+async fn the_revocation_feed_never_skips_and_is_quiet_when_unchanged(p: Pair) -> Result {
+    let start = p.b.revoked_since(0).await?;
+    assert!(start.token_ids.is_empty());
+    let mut cursor = start.cursor;
+    let mut seen = std::collections::HashSet::new();
+    for n in 20..30u8 {
+        let by = if n % 2 == 0 { &p.a } else { &p.b };
+        by.revoke(&token(n), 1).await?;
+        if n % 3 == 0 {
+            let page = p.b.revoked_since(cursor).await?;
+            seen.extend(page.token_ids);
+            cursor = page.cursor;
+        }
+    }
+    let page = p.b.revoked_since(cursor).await?;
+    seen.extend(page.token_ids);
+    let expected: std::collections::HashSet<TokenId> = (20..30u8).map(token).collect();
+    assert_eq!(seen, expected, "every revocation, from either instance, none skipped");
+    let quiet = p.b.revoked_since(page.cursor).await?;
+    assert!(quiet.token_ids.iter().all(|t| expected.contains(t)), "nothing that was not revoked");
+    let again = p.b.revoked_since(quiet.cursor).await?;
+    assert_eq!(again.cursor, quiet.cursor, "the cursor stays when nothing changed");
+    Ok(())
+}
+
+/// A reservation carries the counted uses it was made against: the one round trip gives
+/// `remaining` too.
+async fn a_reservation_reads_the_counted_uses(p: Pair) -> Result {
+    let first = p.a.reserve_use(&token(11), 3, 1_000).await?.ok_or("granted")?;
+    assert_eq!(first.used, 0);
+    p.a.commit_use(&first).await?;
+    let second = p.b.reserve_use(&token(11), 3, 1_000).await?.ok_or("granted")?;
+    assert_eq!(second.used, 1);
+    assert_eq!(p.b.commit_use(&second).await?, 2);
+    assert!(p.a.reserve_use(&token(11), 0, 1_000).await?.is_none(), "a zero allowance");
+    p.a.ping().await?;
     Ok(())
 }
 

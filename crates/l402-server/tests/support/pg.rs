@@ -17,6 +17,8 @@ pub(crate) struct PgServer {
     port: u16,
     as_postgres: bool,
     next_db: AtomicU32,
+    /// `pg_ctl start` options, for a restart.
+    opts: String,
 }
 
 fn find_bin() -> Option<PathBuf> {
@@ -116,8 +118,14 @@ impl PgServer {
                 return Err("cannot chown the data directory to postgres".into());
             }
         }
-        let server =
-            PgServer { dir, bin, port: free_port()?, as_postgres, next_db: AtomicU32::new(0) };
+        let mut server = PgServer {
+            dir,
+            bin,
+            port: free_port()?,
+            as_postgres,
+            next_db: AtomicU32::new(0),
+            opts: String::new(),
+        };
         let data = server.data_dir();
         let data = data.to_str().ok_or("temp dir is not UTF-8")?;
         server.run(
@@ -133,10 +141,26 @@ impl PgServer {
             server.write_tls_files(cert, key)?;
             opts.push_str(" -c ssl=on");
         }
-        let log = server.dir.join("server.log");
-        let log = log.to_str().ok_or("temp dir is not UTF-8")?;
-        server.run("pg_ctl", &["-D", data, "-o", &opts, "-l", log, "-w", "-t", "60", "start"])?;
+        server.opts = opts;
+        server.start_again()?;
         Ok(server)
+    }
+
+    /// Starts the stopped server again, on the same port and data.
+    pub(crate) fn start_again(&self) -> Result<(), String> {
+        let data = self.data_dir();
+        let data = data.to_str().ok_or("temp dir is not UTF-8")?;
+        let log = self.dir.join("server.log");
+        let log = log.to_str().ok_or("temp dir is not UTF-8")?;
+        self.run("pg_ctl", &["-D", data, "-o", &self.opts, "-l", log, "-w", "-t", "60", "start"])
+    }
+
+    /// Stops the server at once, as a crash would (`-m immediate`: connections are cut).
+    #[allow(dead_code, reason = "not every test binary that shares this file restarts it")]
+    pub(crate) fn stop(&self) -> Result<(), String> {
+        let data = self.data_dir();
+        let data = data.to_str().ok_or("temp dir is not UTF-8")?;
+        self.run("pg_ctl", &["-D", data, "-m", "immediate", "-w", "stop"])
     }
 
     /// `server.crt`, `server.key` (the server refuses a key others can read) and a
