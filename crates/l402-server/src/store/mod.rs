@@ -41,8 +41,8 @@ pub struct KeyRecord {
     /// The key.
     pub root_key: RootKey,
     /// Unpaid keys carry a deadline (Unix seconds): after it the paywall asks the node whether
-    /// the invoice was paid, and keeps ([`RootKeyStore::confirm_key`]) or forgets
-    /// ([`RootKeyStore::forget_pending`]) the key. `None` is permanent.
+    /// the invoice was paid, and keeps ([`KeyStore::confirm_key`]) or forgets
+    /// ([`KeyStore::forget_pending`]) the key. `None` is permanent.
     pub pending_until: Option<i64>,
 }
 
@@ -79,7 +79,7 @@ pub struct Reservation {
     pub used: u64,
 }
 
-/// What a prune removed. A store's own [`RootKeyStore::prune`] fills `reservations` and
+/// What a prune removed. A store's own [`Store::prune`] fills `reservations` and
 /// `windows`; the paywall's prune adds what it decided about pending keys past their deadline.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pruned {

@@ -272,7 +272,7 @@ impl RevocationStore for PostgresStore {
     }
 
     /// The cursor is the highest `seq` seen. Sequence numbers of concurrent revocations can
-    /// commit out of order, so each read goes [`SEQ_MARGIN`] numbers back (decision 0605):
+    /// commit out of order, so each read goes 1024 numbers back (decision 0605):
     /// one indexed range read of at most that many rows.
     async fn revoked_since(&self, cursor: i64) -> Result<Revoked, Error> {
         let from = if cursor > 0 { cursor.saturating_sub(SEQ_MARGIN) } else { 0 };
