@@ -22,6 +22,18 @@ pub enum Error {
     UnknownToken,
     /// The token was revoked. Code `revoked`.
     Revoked,
+    /// A caveat needs a fact about the request this server does not know (the client's
+    /// address, when the operator opted out of them): it never passes unjudged. Code
+    /// `unverifiable-caveat`.
+    Unverifiable {
+        /// The caveat's condition.
+        condition: String,
+    },
+    /// The layer found no client address on the request (no `ConnectInfo`, no
+    /// [`PeerAddr`](crate::tower::PeerAddr)) and the operator did not opt out of them: a
+    /// server set-up mistake, refused rather than served with rate limits and `client_ip`
+    /// caveats blind. Code `client-address-unknown`.
+    NoClientAddress,
     /// Too many challenges were asked for from this client address. Code `rate-limited`.
     RateLimited {
         /// Seconds until the current window ends.
@@ -46,6 +58,8 @@ impl Error {
             Error::Caveat(e) => e.code(),
             Error::UnknownToken => "unknown-token",
             Error::Revoked => "revoked",
+            Error::Unverifiable { .. } => "unverifiable-caveat",
+            Error::NoClientAddress => "client-address-unknown",
             Error::RateLimited { .. } => "rate-limited",
             Error::Lightning(e) => e.code(),
             Error::Pricing(_) => "pricing",
@@ -59,7 +73,11 @@ impl Error {
     pub fn is_client_error(&self) -> bool {
         !matches!(
             self,
-            Error::Lightning(_) | Error::Pricing(_) | Error::Store(_) | Error::Config(_)
+            Error::Lightning(_)
+                | Error::Pricing(_)
+                | Error::Store(_)
+                | Error::Config(_)
+                | Error::NoClientAddress
         )
     }
 }
@@ -72,6 +90,10 @@ impl fmt::Display for Error {
             Error::Caveat(e) => write!(f, "{e}"),
             Error::UnknownToken => f.write_str("no root key is known for this token"),
             Error::Revoked => f.write_str("token was revoked"),
+            Error::Unverifiable { condition } => {
+                write!(f, "caveat {condition} needs a fact this server does not know")
+            }
+            Error::NoClientAddress => f.write_str("the request carries no client address"),
             Error::RateLimited { retry_after } => {
                 write!(f, "too many challenges from this client; retry in {retry_after} s")
             }

@@ -311,6 +311,10 @@ impl Paywall {
             context = context.with_capability(cap.clone());
         }
         let accepted = verify(&credential, &found.key, &context, &self.caveats)?;
+        // A caveat left unjudged for want of a fact (the client's address) never passes.
+        if let Some(condition) = accepted.verdict.unchecked.first() {
+            return Err(Error::Unverifiable { condition: condition.clone() });
+        }
         if self.revoked.contains(&identifier.token_id, poll).await? {
             return Err(Error::Revoked);
         }

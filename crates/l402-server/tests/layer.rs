@@ -394,3 +394,46 @@ fn plain_reqwest() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
+
+/// Missing facts fail closed (issue 13). A server without `ConnectInfo` is refused
+/// `client-address-unknown` (503, no challenge minted); an operator who opts out is served,
+/// but a token narrowed by `client_ip` is refused `unverifiable-caveat` rather than passed
+/// unjudged.
+#[tokio::test]
+async fn without_a_client_address_requests_are_refused_unless_the_operator_opts_out() -> Result {
+    use l402_caveats::{Attenuate, IpNet};
+    let node = DevNode::new()?;
+    let paywall =
+        Arc::new(Paywall::builder(Arc::new(node.clone()), Arc::new(MemoryStore::new())).build());
+    let route = || Route::new("svc", Price::msat(1_000));
+    let blind = L402Layer::new(paywall.clone(), route()).without_client_addresses();
+    let app = Router::new()
+        .route("/strict", get(whoami).layer(L402Layer::new(paywall.clone(), route())))
+        .route("/blind", get(whoami).layer(blind));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    // No `into_make_service_with_connect_info`: the layer sees no address.
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = plain_reqwest();
+
+    let r = client.get(format!("{base}/strict")).send().await?;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers().get(http::header::WWW_AUTHENTICATE).is_none());
+    assert_eq!(problem_code(r).await?, "client-address-unknown");
+
+    let payer = DevPayer::new(&node, 100_000);
+    let bought = buy::buy(&client, &payer, &format!("{base}/blind")).await?;
+    let mut headers = http::HeaderMap::new();
+    bought.write_authorization(&mut headers);
+    let r = client.get(format!("{base}/blind")).headers(headers).send().await?;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let net = IpNet::parse("127.0.0.1/32").ok_or("a network")?;
+    let narrowed = Credential::new(bought.macaroon.limit_clients(&[net])?, bought.preimage);
+    let mut headers = http::HeaderMap::new();
+    narrowed.write_authorization(&mut headers);
+    let r = client.get(format!("{base}/blind")).headers(headers).send().await?;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(problem_code(r).await?, "unverifiable-caveat");
+    Ok(())
+}

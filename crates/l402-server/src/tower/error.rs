@@ -33,10 +33,14 @@ impl From<&Error> for Disposition {
                 Disposition::Unauthorized
             }
             Error::Caveat(_) | Error::UnknownToken | Error::Revoked => Disposition::PaymentRequired,
+            // Paying again would buy a token this server cannot judge either.
+            Error::Unverifiable { .. } => Disposition::Unauthorized,
             Error::RateLimited { .. } => Disposition::TooManyRequests,
-            Error::Lightning(_) | Error::Pricing(_) | Error::Store(_) | Error::Config(_) => {
-                Disposition::Unavailable
-            }
+            Error::Lightning(_)
+            | Error::Pricing(_)
+            | Error::Store(_)
+            | Error::Config(_)
+            | Error::NoClientAddress => Disposition::Unavailable,
         }
     }
 }

@@ -20,16 +20,30 @@ use l402_http::TOKEN_STATUS;
 pub struct PeerAddr(pub SocketAddr);
 
 /// Protects a service with one route's price, service name and caveats.
+///
+/// Every request must carry its client's address (axum's `ConnectInfo<SocketAddr>`, or a
+/// [`PeerAddr`] extension): rate limits count per client and `client_ip` caveats need it. A
+/// request without one is refused `client-address-unknown` (503), unless the operator opts
+/// out with [`L402Layer::without_client_addresses`].
 #[derive(Debug, Clone)]
 pub struct L402Layer {
     paywall: Arc<Paywall>,
     route: Arc<Route>,
+    addresses: bool,
 }
 
 impl L402Layer {
     /// A layer selling `route` through `paywall`.
     pub fn new(paywall: Arc<Paywall>, route: Route) -> L402Layer {
-        L402Layer { paywall, route: Arc::new(route) }
+        L402Layer { paywall, route: Arc::new(route), addresses: true }
+    }
+
+    /// Serves requests that carry no client address: every such client then shares one
+    /// rate-limit bucket, and a token with a `client_ip` caveat is refused
+    /// `unverifiable-caveat` (it can never pass unjudged).
+    pub fn without_client_addresses(mut self) -> L402Layer {
+        self.addresses = false;
+        self
     }
 }
 
@@ -37,7 +51,12 @@ impl<S> Layer<S> for L402Layer {
     type Service = L402Service<S>;
 
     fn layer(&self, inner: S) -> L402Service<S> {
-        L402Service { inner, paywall: Arc::clone(&self.paywall), route: Arc::clone(&self.route) }
+        L402Service {
+            inner,
+            paywall: Arc::clone(&self.paywall),
+            route: Arc::clone(&self.route),
+            addresses: self.addresses,
+        }
     }
 }
 
@@ -49,6 +68,7 @@ pub struct L402Service<S> {
     inner: S,
     paywall: Arc<Paywall>,
     route: Arc<Route>,
+    addresses: bool,
 }
 
 fn peer<B>(req: &Request<B>) -> Option<IpAddr> {
@@ -81,8 +101,13 @@ where
         let mut inner = core::mem::replace(&mut self.inner, clone);
         let paywall = Arc::clone(&self.paywall);
         let route = Arc::clone(&self.route);
+        let addresses = self.addresses;
         ResponseFuture::new(async move {
-            let client = paywall.client_addr(peer(&req), req.headers());
+            let peer = peer(&req);
+            if peer.is_none() && addresses {
+                return Ok(problem_response(&Error::NoClientAddress, None));
+            }
+            let client = paywall.client_addr(peer, req.headers());
             let (mut parts, body) = req.into_parts();
             let authorized = match paywall.authorize(&route, &parts, client).await {
                 Ok(a) => a,
