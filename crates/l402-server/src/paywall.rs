@@ -269,8 +269,9 @@ impl Paywall {
         let pending_until = now
             .saturating_add(secs(self.config.invoice_expiry))
             .saturating_add(secs(self.config.pending_grace));
+        let issuer = self.pruner.learn(&invoice.bolt11);
         let (identifier, root_key) =
-            self.keys.mint(invoice.payment_hash, now, pending_until).await?;
+            self.keys.mint(invoice.payment_hash, now, pending_until, issuer).await?;
         let caveats = route.caveats_for(request, now)?;
         let mac = macaroon(&root_key, &identifier, &caveats);
         MintedChallenge::new(mac, invoice, identifier, amount_msat, self.config.style)

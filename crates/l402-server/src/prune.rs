@@ -4,7 +4,7 @@
 
 use core::time::Duration;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use l402_lightning::{InvoiceBackend, InvoiceState};
 
@@ -24,6 +24,9 @@ pub(crate) struct Pruner {
     last: AtomicI64,
     /// Set while a background prune runs, so that a slow node does not pile them up.
     running: Arc<AtomicBool>,
+    /// This instance's node (hex public key), learnt from the first invoice it issued: due
+    /// keys are claimed only if this node issued them, or nobody recorded who did (0612).
+    issuer: Arc<OnceLock<String>>,
 }
 
 /// Clears the "a prune is running" flag when dropped.
@@ -45,7 +48,24 @@ impl Pruner {
         backend: Arc<dyn InvoiceBackend>,
         interval: Duration,
     ) -> Pruner {
-        Pruner { store, backend, interval, last: AtomicI64::new(i64::MIN), running: Arc::default() }
+        Pruner {
+            store,
+            backend,
+            interval,
+            last: AtomicI64::new(i64::MIN),
+            running: Arc::default(),
+            issuer: Arc::default(),
+        }
+    }
+
+    /// The node that issued `bolt11` (its payee), remembered as this instance's; `None` if
+    /// the invoice does not parse (then the key is judged by any instance, as before).
+    pub(crate) fn learn(&self, bolt11: &str) -> Option<String> {
+        if let Some(known) = self.issuer.get() {
+            return Some(known.clone());
+        }
+        let payee = l402_lightning::Invoice::parse(bolt11).ok()?.payee();
+        Some(self.issuer.get_or_init(|| hex::encode(payee)).clone())
     }
 
     /// Starts a prune in the background if the last one is `prune_interval` old.
@@ -63,11 +83,13 @@ impl Pruner {
         }
         let (store, backend) = (Arc::clone(&self.store), Arc::clone(&self.backend));
         let running = Arc::clone(&self.running);
+        let issuer = Arc::clone(&self.issuer);
         let recheck_at = now.saturating_add(self.recheck_delay());
         let work = async move {
             // Cleared however the task ends (finished, or cancelled with its runtime).
             let _running = Running(running);
-            if let Err(e) = prune(&*store, &*backend, now, recheck_at).await {
+            let issuer = issuer.get().map(String::as_str);
+            if let Err(e) = prune(&*store, &*backend, now, recheck_at, issuer).await {
                 tracing::warn!(code = e.code(), "pruning the store failed");
             }
         };
@@ -80,7 +102,9 @@ impl Pruner {
 
     /// Prunes now.
     pub(crate) async fn now(&self, now: i64) -> Result<Pruned, Error> {
-        prune(&*self.store, &*self.backend, now, now.saturating_add(self.recheck_delay())).await
+        let recheck_at = now.saturating_add(self.recheck_delay());
+        let issuer = self.issuer.get().map(String::as_str);
+        prune(&*self.store, &*self.backend, now, recheck_at, issuer).await
     }
 
     /// When a due key whose invoice could not be judged is looked at again.
@@ -99,12 +123,13 @@ async fn prune(
     backend: &dyn InvoiceBackend,
     now: i64,
     recheck_at: i64,
+    issuer: Option<&str>,
 ) -> Result<Pruned, Error> {
     // Half the recheck delay: claims made by this prune do not lapse while it still works on
     // them, so no other prune asks the node about them again.
     let budget =
         Duration::from_secs(u64::try_from(recheck_at.saturating_sub(now) / 2).unwrap_or(0));
-    let settled = settle_due_keys(store, backend, now, recheck_at, budget).await;
+    let settled = settle_due_keys(store, backend, now, recheck_at, budget, issuer).await;
     let store_pruned = store.prune(now).await;
     let settled = settled?;
     let store_pruned = store_pruned?;
@@ -117,13 +142,14 @@ async fn settle_due_keys(
     now: i64,
     recheck_at: i64,
     budget: Duration,
+    issuer: Option<&str>,
 ) -> Result<Pruned, Error> {
     use l402_lightning::Error as Ln;
     let started = std::time::Instant::now();
     let mut settled = Pruned::default();
     let mut seen = 0;
     'sweep: while seen < SWEEP_MAX && started.elapsed() < budget {
-        let due = store.claim_due_keys(now, recheck_at, SWEEP_BATCH).await?;
+        let due = store.claim_due_keys(now, recheck_at, SWEEP_BATCH, issuer).await?;
         seen += due.len();
         let last = due.len() < SWEEP_BATCH;
         for key in due {

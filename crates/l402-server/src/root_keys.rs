@@ -48,6 +48,7 @@ impl RootKeys {
         payment_hash: PaymentHash,
         now: i64,
         pending_until: i64,
+        issuer: Option<String>,
     ) -> Result<(Identifier, RootKey), Error> {
         let derived = match &*read(&self.mode) {
             KeyMode::PerToken => None,
@@ -73,6 +74,7 @@ impl RootKeys {
                 payment_hash,
                 root_key: key.clone(),
                 pending_until: Some(pending_until),
+                issuer,
             })
             .await?;
         Ok((identifier, key))

@@ -98,8 +98,9 @@ impl KeyStore for Flaky {
         now: i64,
         recheck_at: i64,
         limit: usize,
+        issuer: Option<&str>,
     ) -> std::result::Result<Vec<DueKey>, Error> {
-        self.inner.claim_due_keys(now, recheck_at, limit).await
+        self.inner.claim_due_keys(now, recheck_at, limit, issuer).await
     }
     async fn forget_pending(&self, h: &[u8; 32]) -> std::result::Result<bool, Error> {
         self.inner.forget_pending(h).await

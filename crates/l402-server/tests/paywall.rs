@@ -89,3 +89,43 @@ async fn postgres_two_instances() -> Result {
     )
     .await
 }
+
+/// Two instances on one store, each with its own node (decision 0612). A token sold by A's
+/// node and paid, but not yet used when its pending deadline passes, must not be forgotten
+/// by B, whose node has never heard of the invoice: B leaves the key alone, A keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_key_is_judged_only_by_the_node_that_issued_it() -> Result {
+    use l402_lightning::clock::ManualClock;
+    let clock = Arc::new(ManualClock::new(std::time::SystemTime::now()));
+    let node_a = DevNode::builder().clock(clock.clone()).build()?;
+    let node_b = DevNode::builder().clock(clock.clone()).build()?;
+    let store: Arc<dyn Store> = Arc::new(l402_server::store::MemoryStore::new());
+    let make = |node: &DevNode| {
+        Paywall::builder(Arc::new(node.clone()), Arc::clone(&store)).clock(clock.clone()).build()
+    };
+    let (pa, pb) = (make(&node_a), make(&node_b));
+    let route = Route::new("svc", Price::msat(1_000));
+    let (parts, ()) = http::Request::get("/x").body(())?.into_parts();
+    // B has issued an invoice of its own, so it knows which node it is.
+    pb.challenge(&route, &parts, None).await?;
+    let minted = pa.challenge(&route, &parts, None).await?;
+    let paid = DevPayer::new(&node_a, 100_000)
+        .pay(PayRequest {
+            bolt11: minted.invoice.bolt11.clone(),
+            max_fee_msat: 0,
+            timeout: Duration::from_secs(5),
+        })
+        .await?;
+    // Past the invoice's expiry and the pending grace: the key is due.
+    clock.advance(Duration::from_secs(3 * 3600));
+    let at_b = pb.prune().await?;
+    assert_eq!(at_b.keys, 1, "B forgets only its own unpaid key");
+    assert_eq!(at_b.confirmed, 0);
+    let at_a = pa.prune().await?;
+    assert_eq!((at_a.keys, at_a.confirmed), (0, 1), "A finds its invoice paid and keeps the key");
+    let (mut parts, ()) = http::Request::get("/x").body(())?.into_parts();
+    Credential::new(minted.macaroon, paid.preimage).write_authorization(&mut parts.headers);
+    let authorized = pb.authorize(&route, &parts, None).await?;
+    pb.finish(authorized, true).await;
+    Ok(())
+}

@@ -106,9 +106,10 @@ async fn upgraded(store: Arc<dyn Store>) -> Result {
             payment_hash: hash,
             root_key: l402_server::RootKey([3; 32]),
             pending_until: Some(100),
+            issuer: None,
         })
         .await?;
-    let due = store.claim_due_keys(100, 200, 10).await?;
+    let due = store.claim_due_keys(100, 200, 10, None).await?;
     assert_eq!(
         due,
         vec![l402_server::store::DueKey { key_hash: [3; 32], payment_hash: Some(hash) }]

@@ -96,10 +96,19 @@ impl KeyStore for MemoryStore {
         now: i64,
         recheck_at: i64,
         limit: usize,
+        issuer: Option<&str>,
     ) -> Result<Vec<DueKey>, Error> {
         let mut s = self.lock();
-        let due: Vec<[u8; 32]> =
-            s.due.range(..=(now, [0xff; 32])).take(limit).map(|(_, h)| *h).collect();
+        let ours = |h: &[u8; 32]| {
+            s.keys.get(h).is_some_and(|r| r.issuer.is_none() || r.issuer.as_deref() == issuer)
+        };
+        let due: Vec<[u8; 32]> = s
+            .due
+            .range(..=(now, [0xff; 32]))
+            .map(|(_, h)| *h)
+            .filter(|h| ours(h))
+            .take(limit)
+            .collect();
         let mut out = Vec::with_capacity(due.len());
         for h in due {
             s.set_pending(&h, Some(recheck_at));

@@ -44,6 +44,10 @@ pub struct KeyRecord {
     /// the invoice was paid, and keeps ([`KeyStore::confirm_key`]) or forgets
     /// ([`KeyStore::forget_pending`]) the key. `None` is permanent.
     pub pending_until: Option<i64>,
+    /// The node that issued the invoice (its public key, hex): only an instance on that node
+    /// judges the key when it is due, since another node would not know the invoice
+    /// (decision 0612). `None` for keys written before this was recorded.
+    pub issuer: Option<String>,
 }
 
 /// A pending key whose deadline passed, claimed for a check against the node.
@@ -108,12 +112,14 @@ pub trait KeyStore: Send + Sync {
 
     /// Claims up to `limit` pending keys whose deadline passed (`<= now`), earliest deadline
     /// first, and moves their deadline to `recheck_at`, so that another instance does not
-    /// claim them too and a claim whose check never finishes comes back later.
+    /// claim them too and a claim whose check never finishes comes back later. Only keys
+    /// issued by `issuer`, or with no issuer recorded, are claimed.
     async fn claim_due_keys(
         &self,
         now: i64,
         recheck_at: i64,
         limit: usize,
+        issuer: Option<&str>,
     ) -> Result<Vec<DueKey>, Error>;
 
     /// Deletes a key if it is still pending (its invoice was not paid); returns whether it

@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS l402_keys (
     token_id BYTEA NOT NULL,
     root_key BYTEA NOT NULL,
     pending_until BIGINT,
-    payment_hash BYTEA
+    payment_hash BYTEA,
+    issuer TEXT
 );
 -- A first-release table gains the column. Checked first: ALTER TABLE locks the table against
 -- every other instance's reads, even when it has nothing to do.
@@ -34,6 +35,10 @@ DO $$ BEGIN
     IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
                    AND table_name = 'l402_keys' AND column_name = 'payment_hash') THEN
         ALTER TABLE l402_keys ADD COLUMN payment_hash BYTEA;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                   AND table_name = 'l402_keys' AND column_name = 'issuer') THEN
+        ALTER TABLE l402_keys ADD COLUMN issuer TEXT;
     END IF;
 END $$;
 CREATE INDEX IF NOT EXISTS l402_keys_token ON l402_keys (token_id);
@@ -184,17 +189,19 @@ impl PostgresStore {
 impl KeyStore for PostgresStore {
     async fn insert_key(&self, record: KeyRecord) -> Result<(), Error> {
         self.execute(
-            "INSERT INTO l402_keys (key_hash, token_id, root_key, pending_until, payment_hash)
-             VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO l402_keys
+                 (key_hash, token_id, root_key, pending_until, payment_hash, issuer)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (key_hash) DO UPDATE SET token_id = EXCLUDED.token_id,
                  root_key = EXCLUDED.root_key, pending_until = EXCLUDED.pending_until,
-                 payment_hash = EXCLUDED.payment_hash",
+                 payment_hash = EXCLUDED.payment_hash, issuer = EXCLUDED.issuer",
             &[
                 &&record.key_hash[..],
                 &&record.token_id.0[..],
                 &&record.root_key.0[..],
                 &record.pending_until,
                 &&record.payment_hash.0[..],
+                &record.issuer,
             ],
         )
         .await
@@ -233,6 +240,7 @@ impl KeyStore for PostgresStore {
         now: i64,
         recheck_at: i64,
         limit: usize,
+        issuer: Option<&str>,
     ) -> Result<Vec<DueKey>, Error> {
         // SKIP LOCKED: instances pruning at the same moment claim disjoint keys.
         let rows = self
@@ -240,9 +248,10 @@ impl KeyStore for PostgresStore {
                 "UPDATE l402_keys SET pending_until = $2 WHERE key_hash IN (
                      SELECT key_hash FROM l402_keys
                      WHERE pending_until IS NOT NULL AND pending_until <= $1
+                       AND (issuer IS NULL OR issuer = $4)
                      ORDER BY pending_until LIMIT $3 FOR UPDATE SKIP LOCKED)
                  RETURNING key_hash, payment_hash",
-                &[&now, &recheck_at, &i64::try_from(limit).unwrap_or(i64::MAX)],
+                &[&now, &recheck_at, &i64::try_from(limit).unwrap_or(i64::MAX), &issuer],
             )
             .await?;
         rows.iter().map(|r| due_key(r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?)).collect()

@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS l402_keys (
     token_id BLOB NOT NULL,
     root_key BLOB NOT NULL,
     pending_until INTEGER,
-    payment_hash BLOB
+    payment_hash BLOB,
+    issuer TEXT
 );
 CREATE INDEX IF NOT EXISTS l402_keys_token ON l402_keys (token_id);
 CREATE INDEX IF NOT EXISTS l402_keys_pending ON l402_keys (pending_until)
@@ -219,6 +220,13 @@ fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
         // Old rows get NULL: they are forgotten at their deadline unchecked, as they were.
         tx.execute_batch("ALTER TABLE l402_keys ADD COLUMN payment_hash BLOB")?;
     }
+    let has_issuer = tx
+        .prepare("SELECT 1 FROM pragma_table_info('l402_keys') WHERE name = 'issuer'")?
+        .exists([])?;
+    if !has_issuer {
+        // Old rows get NULL: any instance judges them, as before (decision 0612).
+        tx.execute_batch("ALTER TABLE l402_keys ADD COLUMN issuer TEXT")?;
+    }
     tx.commit()
 }
 
@@ -228,8 +236,8 @@ impl KeyStore for SqliteStore {
         self.with(move |c| {
             c.prepare_cached(
                 "INSERT OR REPLACE INTO l402_keys
-                 (key_hash, token_id, root_key, pending_until, payment_hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                 (key_hash, token_id, root_key, pending_until, payment_hash, issuer)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
             .execute(params![
                 &record.key_hash[..],
@@ -237,6 +245,7 @@ impl KeyStore for SqliteStore {
                 &record.root_key.0[..],
                 record.pending_until,
                 &record.payment_hash.0[..],
+                record.issuer,
             ])
             .map(drop)
         })
@@ -280,8 +289,10 @@ impl KeyStore for SqliteStore {
         now: i64,
         recheck_at: i64,
         limit: usize,
+        issuer: Option<&str>,
     ) -> Result<Vec<DueKey>, Error> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let issuer = issuer.map(str::to_owned);
         let rows = self
             .with(move |c| {
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -290,10 +301,11 @@ impl KeyStore for SqliteStore {
                         "UPDATE l402_keys SET pending_until = ?2 WHERE key_hash IN (
                              SELECT key_hash FROM l402_keys
                              WHERE pending_until IS NOT NULL AND pending_until <= ?1
+                               AND (issuer IS NULL OR issuer = ?4)
                              ORDER BY pending_until LIMIT ?3)
                          RETURNING key_hash, payment_hash",
                     )?
-                    .query_map(params![now, recheck_at, limit], |r| {
+                    .query_map(params![now, recheck_at, limit, issuer], |r| {
                         Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Option<Vec<u8>>>(1)?))
                     })?
                     .collect::<Result<Vec<_>, _>>()?;

@@ -32,6 +32,7 @@ fn record(n: u8, pending_until: Option<i64>) -> KeyRecord {
         payment_hash: PaymentHash([n ^ 0x55; 32]),
         root_key: RootKey([n ^ 0xff; 32]),
         pending_until,
+        issuer: None,
     }
 }
 
@@ -52,6 +53,7 @@ where
     check!(keys_round_trip);
     check!(due_pending_keys_are_claimed_once);
     check!(only_pending_keys_are_forgotten);
+    check!(due_keys_are_claimed_only_by_their_issuer);
     check!(revocation_reaches_the_other_instance);
     check!(the_revocation_feed_never_skips_and_is_quiet_when_unchanged);
     check!(a_reservation_reads_the_counted_uses);
@@ -88,20 +90,39 @@ async fn due_pending_keys_are_claimed_once(p: Pair) -> Result {
     p.a.insert_key(record(3, None)).await?;
     p.a.insert_key(record(10, Some(90))).await?;
     p.a.insert_key(record(11, Some(101))).await?;
-    assert_eq!(p.b.claim_due_keys(89, 500, 10).await?, vec![], "nothing is due yet");
+    assert_eq!(p.b.claim_due_keys(89, 500, 10, None).await?, vec![], "nothing is due yet");
     // Earliest deadline first, at most `limit`, each with the payment hash it was written with.
-    assert_eq!(p.b.claim_due_keys(100, 500, 1).await?, vec![due(10)]);
-    assert_eq!(p.a.claim_due_keys(100, 500, 10).await?, vec![due(2)], "claimed keys are not due");
-    assert_eq!(p.b.claim_due_keys(100, 500, 10).await?, vec![]);
+    assert_eq!(p.b.claim_due_keys(100, 500, 1, None).await?, vec![due(10)]);
+    assert_eq!(p.a.claim_due_keys(100, 500, 10, None).await?, vec![due(2)], "claimed keys are not due");
+    assert_eq!(p.b.claim_due_keys(100, 500, 10, None).await?, vec![]);
     // A pending key past its deadline still reads: only its preimage can make it verify.
     assert!(p.a.root_key(&[2; 32]).await?.ok_or("due key still there")?.pending);
     // Unjudged claims come back at the recheck time, beside the newly due.
-    let mut again = p.a.claim_due_keys(500, 900, 10).await?;
+    let mut again = p.a.claim_due_keys(500, 900, 10, None).await?;
     again.sort_by_key(|d| d.key_hash);
     assert_eq!(again, vec![due(2), due(10), due(11)]);
     assert!(p.a.root_key(&[3; 32]).await?.is_some(), "a permanent key is never due");
     assert_eq!(p.a.prune(1_000_000).await?.keys, 0, "a store's prune leaves keys alone");
     assert!(p.b.root_key(&[2; 32]).await?.is_some());
+    Ok(())
+}
+
+/// A due key is claimed only by an instance on the node that issued it, or by any when no
+/// issuer was recorded (decision 0612).
+async fn due_keys_are_claimed_only_by_their_issuer(p: Pair) -> Result {
+    let of = |n: u8, issuer: Option<&str>| KeyRecord {
+        issuer: issuer.map(str::to_owned),
+        ..record(n, Some(100))
+    };
+    p.a.insert_key(of(30, Some("node-a"))).await?;
+    p.a.insert_key(of(31, Some("node-b"))).await?;
+    p.a.insert_key(of(32, None)).await?;
+    let hashes = |d: Vec<DueKey>| d.into_iter().map(|k| k.key_hash[0]).collect::<Vec<_>>();
+    let mut by_b = hashes(p.b.claim_due_keys(100, 500, 10, Some("node-b")).await?);
+    by_b.sort_unstable();
+    assert_eq!(by_b, vec![31, 32], "its own key and the one nobody recorded");
+    assert_eq!(hashes(p.a.claim_due_keys(100, 500, 10, None).await?), Vec::<u8>::new());
+    assert_eq!(hashes(p.a.claim_due_keys(100, 500, 10, Some("node-a")).await?), vec![30]);
     Ok(())
 }
 
