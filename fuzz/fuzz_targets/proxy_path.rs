@@ -8,7 +8,8 @@
 //! Input: one flag byte (bit 0 `case_insensitive`, bit 1 `strip_trailing_dots`), then the
 //! path, then optionally `\n` and a prefix.
 
-use l402_proxy::path::{covers, normalize, under, Lean, Matching};
+use l402_http::path::normalize;
+use l402_proxy::path::{covers, under, Lean, Matching};
 use libfuzzer_sys::fuzz_target;
 
 fn hex(b: u8) -> Option<u8> {

@@ -1,6 +1,6 @@
 //! `Authorization: L402 <macaroon>:<preimage>` and Aperture's hex-macaroon alternates.
 
-use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
 use l402_token::{Macaroon, Preimage};
 
 use crate::limits::{self, Limits};
@@ -159,10 +159,7 @@ impl Credential {
             }
         }
         if found.first.is_none() {
-            let grpc = headers
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|t| t.starts_with("application/grpc"));
+            let grpc = crate::grpc::flavor(headers).is_some();
             let alternates = [
                 (GRPC_METADATA_MACAROON, CredentialSource::GrpcMetadataMacaroon, true),
                 (MACAROON, CredentialSource::Macaroon, true),

@@ -44,6 +44,59 @@ const BIN: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
+/// Which gRPC wire a request or response uses, read from its `content-type`: the one rule
+/// for "is this gRPC?" (issue 13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Flavor {
+    /// gRPC over HTTP/2 (`application/grpc`, `application/grpc+proto`, `application/grpc;…`):
+    /// the call's status comes in the HTTP trailers.
+    Grpc,
+    /// gRPC-Web (`application/grpc-web…`, `application/grpc-web-text…`): the status comes in
+    /// a frame at the end of the body, or in the headers of a trailers-only answer.
+    Web,
+}
+
+impl Flavor {
+    /// The `content-type` this flavour's trailers-only answers carry.
+    pub fn content_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Flavor::Grpc => "application/grpc",
+            Flavor::Web => "application/grpc-web",
+        })
+    }
+}
+
+/// The gRPC flavour of a message from its `content-type` (compared without regard to case),
+/// or `None` for anything else.
+pub fn flavor(headers: &HeaderMap) -> Option<Flavor> {
+    let t = headers.get(CONTENT_TYPE)?.to_str().ok()?;
+    let rest = t.get(..16).filter(|head| head.eq_ignore_ascii_case("application/grpc"))?;
+    let rest = t.get(rest.len()..)?;
+    let suffix = |s: &str| s.is_empty() || s.starts_with(['+', ';']);
+    if suffix(rest) {
+        return Some(Flavor::Grpc);
+    }
+    let web = rest.get(..4).filter(|w| w.eq_ignore_ascii_case("-web"))?;
+    let rest = rest.get(web.len()..)?;
+    let text = rest.get(..5).filter(|w| w.eq_ignore_ascii_case("-text"));
+    let rest = text.map_or(Some(rest), |t| rest.get(t.len()..))?;
+    suffix(rest).then_some(Flavor::Web)
+}
+
+/// The `grpc-status` in `headers` (a trailers-only answer's headers, or trailers), if there
+/// is one; an unreadable value counts as UNKNOWN (2).
+pub fn status(headers: &HeaderMap) -> Option<u32> {
+    let v = headers.get(GRPC_STATUS)?;
+    Some(v.to_str().ok().and_then(|s| s.parse().ok()).unwrap_or(CODE_UNKNOWN))
+}
+
+/// Whether `headers` start a gRPC (not gRPC-Web) response whose status is still to come, in
+/// the trailers: not a trailers-only answer, which carries it already.
+pub fn status_pending(headers: &HeaderMap) -> bool {
+    flavor(headers) == Some(Flavor::Grpc) && status(headers).is_none()
+}
+
 /// Writes Aperture's gRPC challenge into `headers`: content type, status 13, message and the
 /// `www-authenticate` lines of `style`.
 pub fn write_challenge(

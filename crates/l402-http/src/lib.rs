@@ -15,6 +15,7 @@
 //! - gRPC: Aperture's status-13 challenge and the older `grpc-status-details-bin` form
 //!   ([`grpc`]);
 //! - the `L402-Token-Status` response header, what a token still buys ([`TokenStatus`]);
+//! - request paths in one normal form, the spelling a paywall judges ([`path`]);
 //! - [`Limits`] on field size and count. Every error has a stable [`Error::code`].
 //!
 //! It does no IO: it reads and writes [`http::HeaderMap`]s. Choices where the L402 texts and
@@ -54,6 +55,7 @@ mod credential;
 mod error;
 pub mod grpc;
 mod limits;
+pub mod path;
 mod scheme;
 mod status;
 mod syntax;

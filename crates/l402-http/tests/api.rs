@@ -260,3 +260,29 @@ fn errors_have_stable_codes_and_lower_case_messages() {
         assert!(shown.chars().next().is_some_and(|c| !c.is_uppercase()), "{shown}");
     }
 }
+
+#[test]
+fn one_rule_tells_grpc_from_grpc_web_and_from_the_rest() {
+    use l402_http::grpc::{flavor, status, Flavor};
+    let with = |t: &'static str| {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(t));
+        h
+    };
+    for t in ["application/grpc", "Application/GRPC+proto", "application/grpc;charset=x"] {
+        assert_eq!(flavor(&with(t)), Some(Flavor::Grpc), "{t}");
+    }
+    for t in ["application/grpc-web", "application/grpc-web+proto", "application/grpc-web-text"] {
+        assert_eq!(flavor(&with(t)), Some(Flavor::Web), "{t}");
+    }
+    for t in ["application/grp", "application/grpcx", "application/grpc-webx", "text/plain"] {
+        assert_eq!(flavor(&with(t)), None, "{t}");
+    }
+    assert_eq!(flavor(&HeaderMap::new()), None);
+    let mut h = HeaderMap::new();
+    assert_eq!(status(&h), None);
+    h.insert("grpc-status", HeaderValue::from_static("14"));
+    assert_eq!(status(&h), Some(14));
+    h.insert("grpc-status", HeaderValue::from_static("x"));
+    assert_eq!(status(&h), Some(2), "unreadable is UNKNOWN");
+}

@@ -104,13 +104,6 @@ pub fn wants_upgrade(headers: &HeaderMap) -> bool {
         })
 }
 
-/// Whether the request is gRPC (`Content-Type: application/grpc…`).
-pub fn is_grpc(headers: &HeaderMap) -> bool {
-    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
-        ct.len() >= 16 && ct.get(..16).is_some_and(|p| p.eq_ignore_ascii_case("application/grpc"))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,8 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::{Bytes, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
+use l402_server::tower::IdleTimeout;
+
 use crate::stall::LONGEST;
 use crate::upstream::{Body, BoxError};
 
@@ -27,27 +29,6 @@ pub(crate) enum Ending {
     /// These trailers (a gRPC status), so a gRPC client sees a status it can act on.
     Trailers(HeaderMap),
 }
-
-/// The trailers a gRPC response the upstream went quiet on ends with: DEADLINE_EXCEEDED,
-/// written by the proxy, so it never gives a use back (decision 0813).
-pub(crate) fn grpc_trailers() -> HeaderMap {
-    let mut t = HeaderMap::new();
-    t.insert("grpc-status", http::HeaderValue::from_static("4"));
-    t.insert("grpc-message", http::HeaderValue::from_static("upstream idle timeout"));
-    t
-}
-
-/// The error a cut-off body ends with.
-#[derive(Debug)]
-pub(crate) struct IdleTimeout;
-
-impl core::fmt::Display for IdleTimeout {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("upstream idle timeout")
-    }
-}
-
-impl std::error::Error for IdleTimeout {}
 
 /// Called once when the clock runs out (for logs and metrics).
 pub(crate) type OnIdle = Box<dyn FnOnce() + Send + Sync>;

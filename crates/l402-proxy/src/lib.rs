@@ -3,8 +3,10 @@
 //!
 //! - [`Config`]: the TOML configuration, `L402_PROXY__…` environment overrides, validation
 //!   that names the key at fault (`services[1].price_msat: must be > 0`);
-//! - [`Proxy`]: binds the listeners and serves. Each request is normalised ([`path`]),
-//!   matched to a service by host and path prefix ([`route`]), authorized or challenged by
+//! - [`Proxy`]: binds the listeners and serves. Each request goes through
+//!   `l402_server`'s one pipeline (`l402_server::tower`, decision 0614): its path normalised
+//!   (`l402_http::path`), matched to a service by host and path prefix ([`route`], as the
+//!   upstream compares paths: [`path`]), authorized or challenged by
 //!   [`l402_server::Paywall`] (HTTP 402, or the gRPC status-13 form for `application/grpc`),
 //!   then forwarded with streamed bodies in both directions, WebSocket upgrades tunnelled,
 //!   hop-by-hop headers and the L402 credential removed ([`headers`]), within the service's
@@ -59,10 +61,9 @@
 mod admin;
 pub mod bearer;
 mod body_limit;
-mod charge;
 pub mod config;
 mod error;
-mod grpc_settle;
+mod forward;
 pub mod headers;
 mod health;
 pub mod host;
@@ -71,6 +72,7 @@ pub mod ledger;
 mod listen;
 mod log_sampler;
 pub mod metrics;
+mod observe;
 pub mod path;
 mod pricing;
 mod proxy;

@@ -215,3 +215,54 @@ mod tests {
         assert_eq!(route(&services, None, "/PUB/x"), Ok(Some(Match { index: 1, free: false })));
     }
 }
+
+/// The proxy's route selector for the pipeline: host, then path prefix. It leaves the
+/// [`Routed`] service in the request for forwarding.
+pub(crate) struct Router {
+    pub(crate) configs: Vec<ServiceConfig>,
+    pub(crate) services: std::sync::Arc<[crate::forward::Service]>,
+    pub(crate) metrics: std::sync::Arc<crate::metrics::Metrics>,
+}
+
+/// The service a request was routed to, and the host it named.
+#[derive(Debug, Clone)]
+pub(crate) struct Routed {
+    pub(crate) index: usize,
+    pub(crate) host: Option<String>,
+}
+
+impl l402_server::tower::Select for Router {
+    fn select(
+        &self,
+        request: &mut http::request::Parts,
+    ) -> Result<l402_server::tower::Selected, l402_server::tower::Problem> {
+        use http::StatusCode;
+        use l402_server::tower::{grpc_code, Problem, Selected};
+        let bad = |code| Problem::new(StatusCode::BAD_REQUEST, code);
+        let host =
+            crate::host::request_host(&request.uri, &request.headers).map_err(|e| bad(e.code()))?;
+        let m = route(&self.configs, host.as_deref(), request.uri.path())
+            .map_err(|e| bad(e.code()))?
+            .ok_or_else(|| {
+                Problem::new(StatusCode::NOT_FOUND, "no-service")
+                    .grpc(grpc_code::NOT_FOUND, "no service")
+                    .detail("no service for this host and path")
+            })?;
+        let service = self.services.get(m.index).ok_or_else(|| bad("no-service"))?;
+        let route = std::sync::Arc::clone(&service.route);
+        let name = route.service.as_str();
+        self.metrics.inc("l402_proxy_requests_total", &[("service", name)]);
+        // A declared length over the limit is refused before a challenge is minted, free
+        // or paid (decision 0811).
+        if let Err(refusal) =
+            crate::body_limit::check_declared(&request.headers, &service.body_limits)
+        {
+            let labels = [("service", name), ("code", refusal.code())];
+            self.metrics.inc("l402_proxy_request_bodies_refused_total", &labels);
+            tracing::debug!(service = name, code = refusal.code(), "request body refused");
+            return Ok(Selected::Refused(route.clone(), crate::forward::body_refused(refusal)));
+        }
+        request.extensions.insert(Routed { index: m.index, host });
+        Ok(if m.free { Selected::Free(route) } else { Selected::Paid(route) })
+    }
+}

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use l402_lightning::dev::{DevNode, PairingServer};
 use l402_lightning::InvoiceBackend;
+use l402_server::tower::L402Layer;
 use l402_server::{Paywall, PaywallConfig, Price, RateLimit, Route, Store};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -18,9 +19,10 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{Config, ServiceConfig};
+use crate::forward::Service;
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
-use crate::proxy::{Service, Shared};
+use crate::proxy::Shared;
 use crate::upstream::{Timeouts, Upstream};
 use crate::Error;
 
@@ -159,20 +161,31 @@ impl ProxyBuilder {
         for (i, s) in config.services.iter().enumerate() {
             services.push(build_service(i, s, config.timeouts_for(s), config.body_limits_for(s))?);
         }
+        let services: Arc<[Service]> = services.into();
         let metrics = Arc::new(Metrics::new());
         let ledger = Arc::new(Ledger::default());
-        let shared = Arc::new(Shared {
-            services,
+        let router = crate::route::Router {
             configs: config.services.clone(),
-            paywall: Arc::clone(&paywall),
+            services: Arc::clone(&services),
+            metrics: Arc::clone(&metrics),
+        };
+        let counter = crate::observe::Counter {
             metrics: Arc::clone(&metrics),
             ledger: Arc::clone(&ledger),
+            paywall: Arc::clone(&paywall),
+            logs: crate::log_sampler::LogSampler::default(),
+        };
+        let forward = crate::forward::Forward { services, metrics: Arc::clone(&metrics) };
+        let pipeline = L402Layer::with_selector(Arc::clone(&paywall), router).observe(counter);
+        let shared = Arc::new(Shared {
+            pipeline: tower::Layer::layer(&pipeline, forward),
+            paywall: Arc::clone(&paywall),
+            metrics: Arc::clone(&metrics),
             health_path: config.listen.health_path.clone(),
             ready_path: config.listen.ready_path.clone(),
             live_path: config.listen.live_path.clone(),
             metrics_path: config.listen.metrics_path.clone(),
             in_flight: AtomicU64::new(0),
-            refusal_logs: crate::log_sampler::LogSampler::default(),
         });
 
         let grace = Duration::from_secs(config.shutdown_grace_secs);
@@ -377,6 +390,7 @@ fn build_service(
         route = route.caveat(l402_caveats::Caveat::PathPrefix(s.path_prefix.clone()));
     }
     route.caveats_at(0).map_err(|e| Error::config(at("caveats"), e.to_string()))?;
+    let route = Arc::new(route);
     Ok(Service { config: s.clone(), route, scheme, authority, base_path, upstream, body_limits })
 }
 

@@ -8,7 +8,7 @@ use http::HeaderMap;
 use l402_caveats::{Context, Verifier};
 use l402_http::Credential;
 use l402_server::client::{forwarded_hops, parse_forwarded, parse_node, x_forwarded_for_hops};
-use l402_server::tower::{problem_response, Disposition};
+use l402_server::tower::{Disposition, Problem};
 use l402_server::verify::{identify, verify};
 use l402_server::{macaroon, Error, KeyRing, Price, RootKey, Route, TrustedProxies};
 use l402_token::{Identifier, Macaroon, Preimage};
@@ -154,7 +154,7 @@ fn every_client_error_is_401_or_402_never_5xx() {
         Error::Revoked,
     ];
     for e in &client_errors {
-        let r: http::Response<String> = problem_response(e, None);
+        let r: http::Response<String> = Problem::from(e).response(None);
         assert!(r.status().is_client_error(), "{}", e.code());
         let body: serde_json::Value = serde_json::from_str(r.body()).unwrap_or_default();
         assert_eq!(body["code"], e.code());
@@ -169,7 +169,8 @@ fn every_client_error_is_401_or_402_never_5xx() {
         };
         assert_eq!(Disposition::from(e), expected, "{}", e.code());
     }
-    let server = problem_response::<String>(&Error::Store("disk on fire at /var/x".into()), None);
+    let server: http::Response<String> =
+        Problem::from(&Error::Store("disk on fire at /var/x".into())).response(None);
     assert_eq!(server.status(), http::StatusCode::SERVICE_UNAVAILABLE);
     assert!(!server.body().contains("/var/x"), "internals never leave the process");
 }

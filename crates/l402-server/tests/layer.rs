@@ -174,7 +174,14 @@ async fn unpaid_request_gets_apertures_two_challenge_lines() -> Result {
     assert_eq!(caveats[1], "weather_capabilities=");
     assert_eq!(caveats[2], "max_uses=2");
     assert!(caveats[3].starts_with("weather_valid_until="));
-    assert_eq!(problem_code(r).await?, "missing-credential");
+    // The body repeats the challenge for clients that read only the body.
+    let body: serde_json::Value = serde_json::from_str(&r.text().await?)?;
+    assert_eq!(body["code"], "missing-credential");
+    assert_eq!(body["invoice"], chosen.invoice.as_str());
+    assert_eq!(body["macaroon"], chosen.macaroon.to_base64().as_str());
+    let invoice = l402_lightning::Invoice::parse(&chosen.invoice)?;
+    assert_eq!(body["payment_hash"], invoice.payment_hash().to_string().as_str());
+    assert_eq!(body["amount_msat"], invoice.amount_msat().ok_or("amount")?);
     Ok(())
 }
 

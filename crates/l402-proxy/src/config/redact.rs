@@ -9,7 +9,12 @@ pub(super) const REDACTED: &str = "<redacted>";
 /// the URL form's `user:password@` and `password=` query parameter, and the key-value form's
 /// `password=value` (quoted or not). When in doubt it hides more, never less.
 pub(super) fn postgres_url(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
+    // libpq reads a URI only when the string starts with its scheme; anything else is the
+    // key-value form, whatever `://` its values hold.
+    let uri = url.split_once("://").filter(|(scheme, _)| {
+        scheme.eq_ignore_ascii_case("postgres") || scheme.eq_ignore_ascii_case("postgresql")
+    });
+    if let Some((scheme, rest)) = uri {
         // The user info ends at the last `@` of the whole string: an unescaped `@`, `/` or
         // `?` in the password then hides more (the host too), never less.
         let (user, after) = match rest.rsplit_once('@') {
@@ -226,5 +231,13 @@ mod tests {
             "invalid value: floating point, expected a whole number"
         );
         assert_eq!(unexpected_hidden("unknown field `x`"), "unknown field `x`");
+    }
+
+    /// A key-value string whose password holds `://` is not read as a URL (found by
+    /// `no_password_survives`).
+    #[test]
+    fn a_url_inside_a_key_value_password_is_hidden() {
+        let shown = postgres_url("host=a password='XyZ://' user=a");
+        assert_eq!(shown, "host=a password=<redacted> user=a");
     }
 }

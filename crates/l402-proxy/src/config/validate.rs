@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use super::{BodyConfig, Config, ListenConfig, ServiceConfig, TimeoutConfig};
-use crate::path::normalize;
 use crate::Error;
+use l402_http::path::normalize;
 
 impl Config {
     /// Checks every value; the error names the first key at fault.

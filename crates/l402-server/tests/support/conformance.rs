@@ -93,7 +93,11 @@ async fn due_pending_keys_are_claimed_once(p: Pair) -> Result {
     assert_eq!(p.b.claim_due_keys(89, 500, 10, None).await?, vec![], "nothing is due yet");
     // Earliest deadline first, at most `limit`, each with the payment hash it was written with.
     assert_eq!(p.b.claim_due_keys(100, 500, 1, None).await?, vec![due(10)]);
-    assert_eq!(p.a.claim_due_keys(100, 500, 10, None).await?, vec![due(2)], "claimed keys are not due");
+    assert_eq!(
+        p.a.claim_due_keys(100, 500, 10, None).await?,
+        vec![due(2)],
+        "claimed keys are not due"
+    );
     assert_eq!(p.b.claim_due_keys(100, 500, 10, None).await?, vec![]);
     // A pending key past its deadline still reads: only its preimage can make it verify.
     assert!(p.a.root_key(&[2; 32]).await?.ok_or("due key still there")?.pending);
