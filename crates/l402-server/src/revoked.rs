@@ -56,10 +56,13 @@ impl Revocations {
     }
 
     /// Whether `id` is revoked. The first call reads the whole list (and fails `store` if it
-    /// cannot: fail closed), and starts the poller; later calls only read memory.
+    /// cannot: fail closed), and starts the poller; later calls only read memory. (The list
+    /// may have been read already by [`Revocations::sync`], which starts no poller.)
     pub(crate) async fn contains(&self, id: &TokenId, poll: Duration) -> Result<bool, Error> {
         if !self.inner.loaded.load(Ordering::Acquire) {
             self.inner.sync(true).await?;
+        }
+        if self.poller.get().is_none() {
             self.start(poll);
         }
         Ok(self.inner.set.read().unwrap_or_else(|e| e.into_inner()).contains(id))

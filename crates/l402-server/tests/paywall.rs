@@ -1,9 +1,10 @@
 //! Two `Paywall` instances sharing one store: a token with N uses buys exactly N requests,
-//! however the concurrent requests are spread over the instances (SQLite file, PostgreSQL).
+//! however 32 concurrent requests are spread over the instances (SQLite file, PostgreSQL).
 
 #[path = "support/pg.rs"]
 mod pg;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,9 +16,24 @@ use l402_server::{KeyMode, KeyRing, Paywall, Price, Route, Store};
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-const USES: u64 = 5;
+/// Requests sent at once, half to each instance.
+const CONCURRENT: usize = 32;
 
-async fn exact_across_instances(a: Arc<dyn Store>, b: Arc<dyn Store>) -> Result {
+/// For each allowance, two fresh stores on one database (from `stores`): a one-use token
+/// passes exactly once, a five-use token exactly five times.
+async fn exact_for_one_and_five<F, Fut>(stores: F) -> Result
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<(Arc<dyn Store>, Arc<dyn Store>)>>,
+{
+    for uses in [1, 5] {
+        let (a, b) = stores().await?;
+        exact_across_instances(a, b, uses).await?;
+    }
+    Ok(())
+}
+
+async fn exact_across_instances(a: Arc<dyn Store>, b: Arc<dyn Store>, uses: u64) -> Result {
     let node = DevNode::new()?;
     // Derived keys: both instances verify the token without sharing a key row.
     let make = |store| {
@@ -28,7 +44,7 @@ async fn exact_across_instances(a: Arc<dyn Store>, b: Arc<dyn Store>) -> Result 
         )
     };
     let (pa, pb) = (make(a), make(b));
-    let route = Arc::new(Route::new("svc", Price::msat(1_000)).max_uses(USES));
+    let route = Arc::new(Route::new("svc", Price::msat(1_000)).max_uses(uses));
     let (parts, ()) = http::Request::get("/x").body(())?.into_parts();
     let minted = pa.challenge(&route, &parts, None).await?;
     let paid = DevPayer::new(&node, 100_000)
@@ -41,12 +57,19 @@ async fn exact_across_instances(a: Arc<dyn Store>, b: Arc<dyn Store>) -> Result 
     let (mut parts, ()) = http::Request::get("/x").body(())?.into_parts();
     Credential::new(minted.macaroon.clone(), paid.preimage).write_authorization(&mut parts.headers);
     let parts = Arc::new(parts);
+    // Each instance loads its revocation set first, so that the requests below race on the
+    // allowance alone.
+    pa.sync_revocations().await?;
+    pb.sync_revocations().await?;
 
+    // Every task waits at the barrier, so the requests start together.
+    let start = Arc::new(tokio::sync::Barrier::new(CONCURRENT));
     let mut tasks = Vec::new();
-    for i in 0..(4 * USES) {
+    for i in 0..CONCURRENT {
         let paywall = if i % 2 == 0 { Arc::clone(&pa) } else { Arc::clone(&pb) };
-        let (route, parts) = (Arc::clone(&route), Arc::clone(&parts));
+        let (route, parts, start) = (Arc::clone(&route), Arc::clone(&parts), Arc::clone(&start));
         tasks.push(tokio::spawn(async move {
+            start.wait().await;
             match paywall.authorize(&route, &parts, None).await {
                 Ok(auth) => {
                     paywall.finish(auth, true).await;
@@ -61,20 +84,29 @@ async fn exact_across_instances(a: Arc<dyn Store>, b: Arc<dyn Store>) -> Result 
     for t in tasks {
         served += t.await??;
     }
-    assert_eq!(served, USES, "N uses means N across instances");
-    let err = pb.authorize(&route, &parts, None).await.err().map(|e| e.code());
-    assert_eq!(err, Some("uses-exhausted"));
+    assert_eq!(served, uses, "{uses} uses mean {uses} across instances, of {CONCURRENT} requests");
+    for p in [&pa, &pb] {
+        let err = p.authorize(&route, &parts, None).await.err().map(|e| e.code());
+        assert_eq!(err, Some("uses-exhausted"));
+    }
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_two_instances() -> Result {
-    let path = std::env::temp_dir().join(format!("l402-paywall-{}.sqlite", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    exact_across_instances(Arc::new(SqliteStore::open(&path)?), Arc::new(SqliteStore::open(&path)?))
-        .await
+    exact_for_one_and_five(|| async {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("l402-paywall-{}-{n}.sqlite", std::process::id()));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        let a: Arc<dyn Store> = Arc::new(SqliteStore::open(&path)?);
+        let b: Arc<dyn Store> = Arc::new(SqliteStore::open(&path)?);
+        Ok((a, b))
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -82,11 +114,16 @@ async fn postgres_two_instances() -> Result {
     let Some(server) = pg::PgServer::start_or_skip("paywall postgres")? else {
         return Ok(());
     };
-    let config = server.fresh_db().await?;
-    exact_across_instances(
-        Arc::new(PostgresStore::connect(&config).await?),
-        Arc::new(PostgresStore::connect(&config).await?),
-    )
+    let server = Arc::new(server);
+    exact_for_one_and_five(|| {
+        let server = Arc::clone(&server);
+        async move {
+            let config = server.fresh_db().await?;
+            let a: Arc<dyn Store> = Arc::new(PostgresStore::connect(&config).await?);
+            let b: Arc<dyn Store> = Arc::new(PostgresStore::connect(&config).await?);
+            Ok((a, b))
+        }
+    })
     .await
 }
 

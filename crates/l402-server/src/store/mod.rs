@@ -26,7 +26,7 @@ pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// A root key as written at mint time ([`crate::KeyMode::PerToken`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

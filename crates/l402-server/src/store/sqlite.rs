@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use l402_token::TokenId;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -49,20 +50,52 @@ CREATE TABLE IF NOT EXISTS l402_rate (
 );
 ";
 
+/// How a [`SqliteStore`] is opened ([`SqliteStore::open_with`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SqliteOptions {
+    /// How long one call waits in all, queued behind the store's other statements and then
+    /// for another connection's write lock, before it fails `store` (default 10 s). A call
+    /// whose wait is over when its turn comes fails without running (decision 0613).
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions { busy_timeout: BUSY_TIMEOUT }
+    }
+}
+
+impl SqliteOptions {
+    /// Sets [`SqliteOptions::busy_timeout`].
+    pub fn busy_timeout(mut self, wait: Duration) -> Self {
+        self.busy_timeout = wait;
+        self
+    }
+}
+
 /// A store in one SQLite file (WAL journal). Several stores, in one process or several, may
 /// open the same file: writes that must be exact run in `BEGIN IMMEDIATE` transactions.
 ///
 /// The connection lives on a thread of its own, which runs the store's statements one after
 /// the other: a call hands its statement over a channel and awaits the answer, so no call
 /// blocks an async task or takes a thread from tokio's blocking pool (decision 0610).
+///
+/// A store that cannot write (another connection holds the write lock past the busy
+/// timeout, the disk is full) fails the calls that write with `store`, and works again by
+/// itself once it can: nothing is left half-done on the connection (decision 0613).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
     feed: Arc<Feed>,
 }
 
-/// A statement for the connection's thread.
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// A statement for the connection's thread, with the time it was queued.
+type Job = (Instant, Statement);
+
+/// Runs a call's statements and answers it; given no connection (its wait ran out in the
+/// queue), it only answers.
+type Statement = Box<dyn FnOnce(Option<&mut Connection>) + Send>;
 
 /// What the revocation feed needs to answer "nothing changed" without reading a table.
 #[derive(Debug, Default)]
@@ -79,48 +112,56 @@ fn db(e: rusqlite::Error) -> Error {
     Error::Store(format!("sqlite: {e}"))
 }
 
-/// How long a statement waits for another instance's write before failing `store`.
-const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a statement waits for another instance's write before failing `store`, unless
+/// [`SqliteOptions::busy_timeout`] says otherwise.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How far a WAL is cut back after a checkpoint (decision 0607).
 const WAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
 
 /// How long the prune's checkpoint waits for other instances.
-const CHECKPOINT_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+const CHECKPOINT_WAIT: Duration = Duration::from_millis(200);
 
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and its tables.
+    /// Opens (creating if needed) the database at `path` and its tables, with the default
+    /// [`SqliteOptions`].
     ///
     /// Root keys are secrets: the file is created `0600` before SQLite opens it (SQLite gives
     /// its `-wal` and `-shm` the database's mode), and an existing database, `-wal` or `-shm`
     /// that group or others can read is tightened to `0600`, or refused when it cannot be
     /// (decision 0810). The directory is the caller's to protect.
     pub fn open(path: &Path) -> Result<SqliteStore, Error> {
+        SqliteStore::open_with(path, SqliteOptions::default())
+    }
+
+    /// [`SqliteStore::open`] with `options`.
+    pub fn open_with(path: &Path, options: SqliteOptions) -> Result<SqliteStore, Error> {
         owner_only(path)?;
         let conn = Connection::open(path).map_err(db)?;
-        SqliteStore::init(conn)
+        SqliteStore::init(conn, options)
     }
 
     /// A private in-memory database, for tests and throwaway servers.
     pub fn open_in_memory() -> Result<SqliteStore, Error> {
-        SqliteStore::init(Connection::open_in_memory().map_err(db)?)
+        SqliteStore::init(Connection::open_in_memory().map_err(db)?, SqliteOptions::default())
     }
 
-    fn init(mut conn: Connection) -> Result<SqliteStore, Error> {
+    fn init(mut conn: Connection, options: SqliteOptions) -> Result<SqliteStore, Error> {
+        let wait = options.busy_timeout;
         // Waiting for another writer is normal with several instances on one file.
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
-        set_up(&mut conn).map_err(db)?;
+        conn.busy_timeout(wait).map_err(db)?;
+        set_up(&mut conn, wait).map_err(db)?;
         let (jobs, queue) = mpsc::channel::<Job>();
         // The thread ends when the last clone of the store is dropped (the channel closes).
         std::thread::Builder::new()
             .name("l402-sqlite".into())
             .spawn(move || {
-                while let Ok(job) = queue.recv() {
-                    job(&mut conn);
+                while let Ok((queued, job)) = queue.recv() {
+                    run(&mut conn, wait.saturating_sub(queued.elapsed()), job);
                 }
             })
             .map_err(|e| Error::Store(format!("sqlite: no thread for the connection: {e}")))?;
@@ -133,10 +174,51 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |c| drop(tx.send(f(c).map_err(db))));
-        self.jobs.send(job).map_err(|_| gone())?;
+        let job = Box::new(move |c: Option<&mut Connection>| {
+            // Its caller is gone (the request was dropped): nobody wants the answer.
+            if tx.is_closed() {
+                return;
+            }
+            drop(tx.send(c.map_or_else(|| Err(waited_out()), |c| f(c).map_err(db))));
+        });
+        self.jobs.send((Instant::now(), job)).map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?
     }
+}
+
+/// Runs one job with what is left of its wait, and leaves the connection as it found it.
+///
+/// - A job whose wait ran out in the queue (the thread was waiting on a lock for the jobs
+///   before it) fails without running: otherwise a locked database would hold each of `n`
+///   queued calls for `n` busy timeouts, not one.
+/// - SQLite may roll a transaction back by itself on `SQLITE_FULL`, `SQLITE_IOERR` or
+///   `SQLITE_BUSY`, or leave it open; a transaction still open after a job (its rollback
+///   failed) is rolled back here, so the next job does not fail with "cannot start a
+///   transaction within a transaction" for ever.
+/// - A panic in a job is caught, so one bad call does not stop the thread and every call
+///   after it.
+fn run(conn: &mut Connection, left: Duration, job: Statement) {
+    if left.is_zero() {
+        job(None);
+        return;
+    }
+    if let Err(e) = conn.busy_timeout(left) {
+        tracing::warn!(code = "store", "sqlite: setting the busy timeout failed: {e}");
+    }
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(&mut *conn))));
+    if ran.is_err() {
+        tracing::error!(code = "store", "sqlite: a statement panicked; the store goes on");
+    }
+    if !conn.is_autocommit() {
+        if let Err(e) = conn.execute_batch("ROLLBACK") {
+            tracing::warn!(code = "store", "sqlite: rolling back a failed transaction failed: {e}");
+        }
+    }
+}
+
+/// A call's whole wait ran out before the connection got to it.
+fn waited_out() -> Error {
+    Error::Store("sqlite: database is locked (the busy timeout ran out in the queue)".into())
 }
 
 /// The connection's thread is gone: only a panic inside SQLite's wrapper ends it early.
@@ -165,8 +247,8 @@ fn owner_only(path: &Path) -> Result<(), Error> {
 /// (instances starting together on one new file). The tables and upgrades take the write lock
 /// first (`BEGIN IMMEDIATE`), so the busy timeout applies to them; the switch to WAL cannot be
 /// in a transaction, so it is retried.
-fn set_up(conn: &mut Connection) -> Result<(), rusqlite::Error> {
-    let started = std::time::Instant::now();
+fn set_up(conn: &mut Connection, wait: Duration) -> Result<(), rusqlite::Error> {
+    let started = Instant::now();
     loop {
         // WAL lets readers (every request) run beside the writer; in-memory databases keep
         // their own journal mode, which is fine.
@@ -178,8 +260,8 @@ fn set_up(conn: &mut Connection) -> Result<(), rusqlite::Error> {
             migrate(conn)
         });
         match r {
-            Err(e) if is_busy(&e) && started.elapsed() < BUSY_TIMEOUT => {
-                std::thread::sleep(std::time::Duration::from_millis(5));
+            Err(e) if is_busy(&e) && started.elapsed() < wait => {
+                std::thread::sleep(Duration::from_millis(5));
             }
             other => return other,
         }
@@ -189,11 +271,11 @@ fn set_up(conn: &mut Connection) -> Result<(), rusqlite::Error> {
 /// Copies the WAL into the database and empties it, so the WAL's size on disk stays bounded
 /// even if something held auto-checkpoints off (another instance's long read). It waits for
 /// other instances' writers and readers only briefly: a busy checkpoint is simply retried at
-/// the next prune, and SQLite's auto-checkpoint goes on meanwhile.
+/// the next prune, and SQLite's auto-checkpoint goes on meanwhile. (The next job sets its
+/// own busy timeout again.)
 fn checkpoint(c: &mut Connection) -> Result<(), rusqlite::Error> {
     c.busy_timeout(CHECKPOINT_WAIT)?;
     let done = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-    c.busy_timeout(BUSY_TIMEOUT)?;
     match done {
         Err(e) if is_busy(&e) => Ok(()),
         other => other,
@@ -525,7 +607,19 @@ impl Store for SqliteStore {
         .await
     }
 
+    /// A write, not a read: in WAL mode reads go on while another connection holds the write
+    /// lock or the disk is full, and readiness must say "no" when nothing can be bought
+    /// (decision 0613). It bumps one row that no client bucket can name and no prune drops;
+    /// probes reach the store once a second at most.
     async fn ping(&self) -> Result<(), Error> {
-        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO l402_rate (bucket, window_end, hits) VALUES ('l402-ping', 9223372036854775807, 1)
+                 ON CONFLICT (bucket, window_end) DO UPDATE SET hits = hits + 1",
+            )?
+            .execute([])
+            .map(drop)
+        })
+        .await
     }
 }
