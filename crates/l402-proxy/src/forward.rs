@@ -8,7 +8,6 @@ use core::convert::Infallible;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -121,16 +120,13 @@ impl Forward {
     async fn forward(&self, mut req: Request<Incoming>) -> Response<Body> {
         let grpc = l402_http::grpc::flavor(req.headers());
         let ext = req.extensions();
-        let (Some(routed), Some(peer)) = (ext.get::<Routed>().cloned(), ext.get::<PeerAddr>())
-        else {
-            // Only the pipeline calls this, and it always routes first.
-            let p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not-routed");
-            return own(&p, grpc, Reason::NotSent);
-        };
-        let peer: SocketAddr = peer.0;
         let tls = ext.get::<OverTls>().is_some_and(|t| t.0);
         let paid = ext.get::<VerifiedToken>().is_some();
-        let Some(service) = self.services.get(routed.index) else {
+        let found = ext.get::<Routed>().cloned().zip(ext.get::<PeerAddr>().copied());
+        let found = found
+            .and_then(|(routed, peer)| Some((self.services.get(routed.index)?, routed, peer.0)));
+        // Only the pipeline calls this, and it always routes first.
+        let Some((service, routed, peer)) = found else {
             let p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not-routed");
             return own(&p, grpc, Reason::NotSent);
         };
