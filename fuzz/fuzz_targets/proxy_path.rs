@@ -50,7 +50,7 @@ fn do_test(data: &[u8]) {
     let (path, prefix) = s.split_once('\n').unwrap_or((s, "/"));
     let Ok(n) = normalize(path) else { return };
     assert!(n.starts_with('/'), "{n:?}");
-    assert_eq!(normalize(&n).as_deref(), Ok(n.as_str()), "not idempotent: {path:?}");
+    assert_eq!(normalize(&n).as_deref(), Ok(&*n), "not idempotent: {path:?}");
     let inner = n.strip_suffix('/').unwrap_or(&n);
     for seg in inner.split('/').skip(1) {
         assert!(!seg.is_empty() && seg != "." && seg != "..", "{path:?} -> {n:?}");

@@ -4,6 +4,8 @@
 //! - `interop`: install the npm/PyPI peers into `target/interop` and run the peer tests
 //! - `fuzz [--seconds N]`: smoke-run every fuzz target
 //! - `bench [--quick]`: run the criterion benchmarks
+//! - `bench proxy [SECONDS ROUNDS]`: the proxy beside nginx and axum with the layer, into
+//!   `docs/benchmarks.md`
 //! - `tomcat`: the proxy in front of Debian's Tomcat 10 (installed when missing)
 //! - `ci`: everything CI runs, in order
 #![forbid(unsafe_code)]
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod bench_proxy;
 mod ci;
 mod fuzz;
 mod interop;
@@ -41,6 +44,11 @@ fn main() -> ExitCode {
         ["fuzz", "--seconds", n] => n.parse().map_err(|_| USAGE.to_owned()).and_then(fuzz::fuzz),
         ["bench"] => bench::bench(false),
         ["bench", "--quick"] => bench::bench(true),
+        ["bench", "proxy"] => bench_proxy::bench_proxy(6, 3),
+        ["bench", "proxy", secs, rounds] => match (secs.parse(), rounds.parse()) {
+            (Ok(s), Ok(r)) => bench_proxy::bench_proxy(s, r),
+            _ => Err(USAGE.to_owned()),
+        },
         ["tomcat"] => tomcat::tomcat(),
         _ => Err(USAGE.to_owned()),
     };
@@ -54,7 +62,7 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str =
-    "usage: cargo xtask vectors [--check] | interop | fuzz [--seconds N] | bench [--quick] | tomcat | ci";
+    "usage: cargo xtask vectors [--check] | interop | fuzz [--seconds N] | bench [--quick] | bench proxy [SECONDS ROUNDS] | tomcat | ci";
 
 pub(crate) fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))

@@ -45,11 +45,48 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Certificates or keys could not be loaded, or TLS could not be set up.
-    Tls(String),
+    Tls {
+        /// The PEM file at fault, when one is.
+        path: Option<PathBuf>,
+        /// What went wrong.
+        source: TlsError,
+    },
     /// The Lightning backend refused to start.
     Lightning(l402_lightning::Error),
     /// The L402 server library (mint, verifier or store) failed.
-    Server(String),
+    Server(l402_server::Error),
+}
+
+/// Why TLS could not be set up.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A PEM file could not be read or parsed.
+    Pem(rustls::pki_types::pem::Error),
+    /// The certificate file holds no certificate.
+    NoCertificates,
+    /// rustls refused the configuration (a certificate, a key, a protocol version).
+    Rustls(rustls::Error),
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsError::Pem(e) => write!(f, "{e}"),
+            TlsError::NoCertificates => f.write_str("no certificates"),
+            TlsError::Rustls(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for TlsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TlsError::Pem(e) => Some(e),
+            TlsError::NoCertificates => None,
+            TlsError::Rustls(e) => Some(e),
+        }
+    }
 }
 
 impl Error {
@@ -61,7 +98,7 @@ impl Error {
             Error::Read { .. } => "read-failed",
             Error::DataDir { .. } => "data-dir",
             Error::Bind { .. } => "bind-failed",
-            Error::Tls(_) => "tls",
+            Error::Tls { .. } => "tls",
             Error::Lightning(_) => "lightning",
             Error::Server(_) => "server",
         }
@@ -69,6 +106,11 @@ impl Error {
 
     pub(crate) fn config(key: impl Into<String>, reason: impl Into<String>) -> Error {
         Error::Config { key: key.into(), reason: reason.into() }
+    }
+
+    /// A TLS failure, of the PEM file at `path` when there is one.
+    pub(crate) fn tls(path: Option<&std::path::Path>, source: TlsError) -> Error {
+        Error::Tls { path: path.map(PathBuf::from), source }
     }
 }
 
@@ -80,9 +122,10 @@ impl fmt::Display for Error {
             Error::Read { path, source } => write!(f, "cannot read {}: {source}", path.display()),
             Error::DataDir { path, source } => write!(f, "data_dir {}: {source}", path.display()),
             Error::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
-            Error::Tls(m) => write!(f, "tls: {m}"),
+            Error::Tls { path: Some(p), source } => write!(f, "tls: {}: {source}", p.display()),
+            Error::Tls { path: None, source } => write!(f, "tls: {source}"),
             Error::Lightning(e) => write!(f, "lightning backend: {e}"),
-            Error::Server(m) => write!(f, "l402 server: {m}"),
+            Error::Server(e) => write!(f, "l402 server: {e}"),
         }
     }
 }
@@ -94,8 +137,16 @@ impl std::error::Error for Error {
             | Error::DataDir { source, .. }
             | Error::Bind { source, .. } => Some(source),
             Error::Lightning(e) => Some(e),
-            _ => None,
+            Error::Tls { source, .. } => Some(source),
+            Error::Server(e) => Some(e),
+            Error::ConfigSyntax(_) | Error::Config { .. } => None,
         }
+    }
+}
+
+impl From<l402_server::Error> for Error {
+    fn from(e: l402_server::Error) -> Error {
+        Error::Server(e)
     }
 }
 

@@ -163,9 +163,15 @@ impl Forward {
         parts.headers.remove(header::HOST);
         let use_h2 = !upgrade && (grpc.is_some() || service.config.upstream_http2);
         parts.version = if use_h2 { Version::HTTP_2 } else { Version::HTTP_11 };
-        let body: Body = body.map_err(|e| -> BoxError { Box::new(e) }).boxed();
-        let (body, tripwire) = Bounded::new(body, service.body_limits, self.on_body_cut(name));
-        let request = Request::from_parts(parts, body.boxed());
+        // A request without a body (most of them) has nothing to bound or to wait for.
+        let (body, tripwire) = if hyper::body::Body::is_end_stream(&body) {
+            (empty(), None)
+        } else {
+            let body: Body = body.map_err(|e| -> BoxError { Box::new(e) }).boxed();
+            let (body, tripwire) = Bounded::new(body, service.body_limits, self.on_body_cut(name));
+            (body.boxed(), Some(tripwire))
+        };
+        let request = Request::from_parts(parts, body);
 
         let started = Instant::now();
         let result = service.upstream.send(request, use_h2).await;
@@ -176,8 +182,9 @@ impl Forward {
         );
         let mut response = match result {
             Ok(r) => r,
-            Err(_) if tripwire.get().is_some() => {
-                let refusal = tripwire.get().copied().unwrap_or(BodyRefusal::Timeout);
+            Err(_) if tripwire.as_ref().is_some_and(|t| t.get().is_some()) => {
+                let cut = tripwire.as_ref().and_then(|t| t.get().copied());
+                let refusal = cut.unwrap_or(BodyRefusal::Timeout);
                 return own(&body_refused(refusal), grpc, Reason::BodyCut);
             }
             Err(Unanswered { failure, maybe_sent }) => {

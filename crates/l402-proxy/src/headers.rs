@@ -19,7 +19,7 @@ const HOP_BY_HOP: [&str; 8] = [
 /// Removes hop-by-hop headers, including every header the `Connection` field names. `Upgrade`
 /// is removed too unless `keep_upgrade` (a WebSocket handshake carries it end to end, and the
 /// caller puts `Connection: upgrade` back). `TE: trailers` survives: gRPC needs it.
-pub fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -50,7 +50,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
 /// Removes the L402 credential in all its forms, so the preimage never reaches the upstream:
 /// `Authorization` values of the L402/LSAT schemes, `Macaroon`, `Grpc-Metadata-Macaroon` and
 /// the gRPC `token` metadata. Other `Authorization` schemes (the upstream's own auth) stay.
-pub fn strip_credentials(headers: &mut HeaderMap) {
+pub(crate) fn strip_credentials(headers: &mut HeaderMap) {
     let kept: Vec<HeaderValue> = headers
         .get_all(header::AUTHORIZATION)
         .iter()
@@ -75,7 +75,12 @@ fn is_l402_authorization(v: &HeaderValue) -> bool {
 
 /// Adds `X-Forwarded-For` (appending to any earlier hops), `X-Forwarded-Proto` and
 /// `X-Forwarded-Host`.
-pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, tls: bool, host: Option<&str>) {
+pub(crate) fn add_forwarded(
+    headers: &mut HeaderMap,
+    client: IpAddr,
+    tls: bool,
+    host: Option<&str>,
+) {
     let xff = HeaderName::from_static("x-forwarded-for");
     let prior: Vec<String> =
         headers.get_all(&xff).iter().filter_map(|v| v.to_str().ok().map(str::to_owned)).collect();
@@ -97,7 +102,7 @@ pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, tls: bool, host: O
 }
 
 /// Whether the request asks to switch protocols (a WebSocket handshake, for instance).
-pub fn wants_upgrade(headers: &HeaderMap) -> bool {
+pub(crate) fn wants_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
         && headers.get_all(header::CONNECTION).iter().any(|v| {
             v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")))

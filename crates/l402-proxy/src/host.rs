@@ -13,7 +13,7 @@ use http::{HeaderMap, Uri};
 /// Why a request's host was refused (400).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum HostError {
+pub(crate) enum HostError {
     /// More than one `Host` header. Code `host-duplicate`.
     Duplicate,
     /// The target's authority (absolute form, or `:authority`) names another host or port
@@ -25,7 +25,7 @@ pub enum HostError {
 
 impl HostError {
     /// A stable code.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             HostError::Duplicate => "host-duplicate",
             HostError::Mismatch => "host-mismatch",
@@ -49,7 +49,7 @@ impl std::error::Error for HostError {}
 /// The host the request names: `Host`, else the target's authority; refused when both are
 /// present and differ (names compared without case, a missing port read as the scheme's
 /// default), or when `Host` is repeated.
-pub fn request_host(uri: &Uri, headers: &HeaderMap) -> Result<Option<String>, HostError> {
+pub(crate) fn request_host(uri: &Uri, headers: &HeaderMap) -> Result<Option<String>, HostError> {
     let mut hosts = headers.get_all(HOST).iter();
     let host = hosts.next();
     if hosts.next().is_some() {

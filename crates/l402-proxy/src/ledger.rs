@@ -10,7 +10,7 @@ use l402_token::{PaymentHash, TokenId};
 use serde::Serialize;
 
 /// How many recent tokens are kept.
-pub const RECENT: usize = 1000;
+pub(crate) const RECENT: usize = 1000;
 
 /// One minted token.
 #[derive(Debug, Clone, Serialize)]
@@ -55,7 +55,7 @@ impl Ledger {
     }
 
     /// Records a minted token.
-    pub fn minted(
+    pub(crate) fn minted(
         &self,
         token_id: &TokenId,
         payment_hash: &PaymentHash,
@@ -80,7 +80,7 @@ impl Ledger {
 
     /// Records a settlement; returns the service it paid for when the invoice is one of ours
     /// and was not counted yet.
-    pub fn settled(&self, payment_hash: &PaymentHash, amount_msat: u64) -> Option<String> {
+    pub(crate) fn settled(&self, payment_hash: &PaymentHash, amount_msat: u64) -> Option<String> {
         let hash = hex::encode(payment_hash.as_bytes());
         let mut inner = self.lock();
         let (tokens, revenue) = &mut *inner;
@@ -100,7 +100,7 @@ impl Ledger {
     }
 
     /// Marks a token revoked.
-    pub fn revoked(&self, token_id: &TokenId) {
+    pub(crate) fn revoked(&self, token_id: &TokenId) {
         let hex = hex::encode(token_id.as_bytes());
         for t in self.lock().0.iter_mut().filter(|t| t.token_id == hex) {
             t.revoked = true;

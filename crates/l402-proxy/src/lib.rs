@@ -59,30 +59,36 @@
 #![warn(missing_docs)]
 
 mod admin;
+// Public for the fuzz targets only, not part of the API.
+#[doc(hidden)]
 pub mod bearer;
 mod body_limit;
 pub mod config;
 mod error;
 mod forward;
-pub mod headers;
+mod headers;
 mod health;
-pub mod host;
+mod host;
 mod idle;
-pub mod ledger;
+mod ledger;
 mod listen;
 mod log_sampler;
-pub mod metrics;
+mod metrics;
 mod observe;
+// Public for the fuzz targets only, not part of the API.
+#[doc(hidden)]
 pub mod path;
 mod pricing;
 mod proxy;
-pub mod route;
+mod route;
 pub mod sample;
 mod server;
 mod stall;
-pub mod upstream;
+mod upstream;
 
 pub use crate::config::Config;
-pub use crate::error::Error;
+pub use crate::error::{Error, TlsError};
+pub use crate::ledger::{Ledger, Revenue, TokenRecord};
 pub use crate::metrics::Metrics;
 pub use crate::server::{Proxy, ProxyBuilder};
+pub use crate::upstream::Timeouts;

@@ -48,8 +48,7 @@ struct InFlight<'a>(&'a Shared);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        let n = self.0.in_flight.fetch_sub(1, Ordering::AcqRel).saturating_sub(1);
-        self.0.metrics.set("l402_proxy_in_flight_requests", n);
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -61,8 +60,8 @@ impl Shared {
         peer: SocketAddr,
         tls: bool,
     ) -> Response<Body> {
-        let n = self.in_flight.fetch_add(1, Ordering::AcqRel).saturating_add(1);
-        self.metrics.set("l402_proxy_in_flight_requests", n);
+        // Counted here, read into the gauge only when scraped.
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
         let _guard = InFlight(self);
         let raw_path = req.uri().path();
         let probe = if raw_path == self.live_path {
@@ -82,6 +81,9 @@ impl Shared {
             return health::answer(probe, readiness);
         }
         if !self.metrics_path.is_empty() && raw_path == self.metrics_path {
+            // This request included.
+            let n = self.in_flight.load(Ordering::Relaxed);
+            self.metrics.set("l402_proxy_in_flight_requests", n);
             return full(StatusCode::OK, "text/plain; version=0.0.4", self.metrics.render());
         }
         req.extensions_mut().insert(PeerAddr(peer));

@@ -13,7 +13,7 @@ use crate::path::{covers, Lean, Matching};
 
 /// The outcome of matching one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Match {
+pub(crate) struct Match {
     /// Index of the service in the configuration.
     pub index: usize,
     /// The path is one of the service's free paths (or the service has `auth = false`).
@@ -23,7 +23,7 @@ pub struct Match {
 /// Why a request was refused before any service saw it (400).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum RouteError {
+pub(crate) enum RouteError {
     /// Read the way the chosen upstream reads paths, the path belongs to another service that
     /// charges for it. Code `path-ambiguous`.
     Ambiguous,
@@ -31,7 +31,7 @@ pub enum RouteError {
 
 impl RouteError {
     /// A stable code.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             RouteError::Ambiguous => "path-ambiguous",
         }
@@ -48,7 +48,7 @@ impl std::error::Error for RouteError {}
 
 /// Finds the first service whose hosts and path prefix cover the request. `host` may carry a
 /// port (ignored) and any case; `path` must already be normalised.
-pub fn route(
+pub(crate) fn route(
     services: &[ServiceConfig],
     host: Option<&str>,
     path: &str,

@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{Config, ServiceConfig};
+use crate::error::TlsError;
 use crate::forward::Service;
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
@@ -329,8 +330,7 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, Error> {
             l402_lightning::owner_only::dir(&config.data_dir)
                 .map_err(|source| Error::DataDir { path: config.data_dir.clone(), source })?;
             let path: PathBuf = config.data_dir.join("proxy.sqlite");
-            let store = l402_server::store::SqliteStore::open(&path)
-                .map_err(|e| Error::Server(e.to_string()))?;
+            let store = l402_server::store::SqliteStore::open(&path)?;
             Ok(Arc::new(store))
         }
     }
@@ -339,9 +339,7 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, Error> {
 #[cfg(feature = "postgres")]
 async fn open_postgres(config: &Config) -> Result<Arc<dyn Store>, Error> {
     let url = config.store.url.as_deref().unwrap_or_default();
-    let store = l402_server::store::PostgresStore::connect(url)
-        .await
-        .map_err(|e| Error::Server(format!("postgres: {e}")))?;
+    let store = l402_server::store::PostgresStore::connect(url).await?;
     Ok(Arc::new(store))
 }
 
@@ -395,23 +393,26 @@ fn build_service(
 }
 
 fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, Error> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| Error::Tls(format!("{}: {e}", cert.display())))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| Error::Tls(format!("{}: {e}", cert.display())))?;
-    if certs.is_empty() {
-        return Err(Error::Tls(format!("{}: no certificates", cert.display())));
+    fn pem(path: &Path) -> impl Fn(rustls::pki_types::pem::Error) -> Error + '_ {
+        move |e| Error::tls(Some(path), TlsError::Pem(e))
     }
-    let key = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| Error::Tls(format!("{}: {e}", key.display())))?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(pem(cert))?
+        .collect::<Result<_, _>>()
+        .map_err(pem(cert))?;
+    if certs.is_empty() {
+        return Err(Error::tls(Some(cert), TlsError::NoCertificates));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(pem(key))?;
+    let refused = |e| Error::tls(None, TlsError::Rustls(e));
     let mut server = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .map_err(|e| Error::Tls(e.to_string()))?
+    .map_err(refused)?
     .with_no_client_auth()
     .with_single_cert(certs, key)
-    .map_err(|e| Error::Tls(e.to_string()))?;
+    .map_err(refused)?;
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(server)))
 }

@@ -17,17 +17,18 @@ use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
-use crate::stall::{stalled, Watched};
+use crate::error::TlsError;
+use crate::stall::{stalled, Watched, LONGEST};
 use crate::Error;
 
 /// Errors inside bodies, boxed: bodies come from clients, upstreams and the proxy itself.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The body type the proxy sends and receives: streamed, never buffered.
-pub type Body = BoxBody<Bytes, BoxError>;
+pub(crate) type Body = BoxBody<Bytes, BoxError>;
 
 /// One upstream client.
-pub type HttpClient = Client<HttpsConnector<HttpConnector>, Body>;
+pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector>, Body>;
 
 /// How long one service waits for its upstream (see `[upstream_timeouts]` in
 /// `docs/proxy.md`).
@@ -45,7 +46,7 @@ pub struct Timeouts {
 
 /// The pair of clients one service uses.
 #[derive(Clone, Debug)]
-pub struct Upstream {
+pub(crate) struct Upstream {
     /// HTTP/1.1 over plain TCP; ALPN (h2, then HTTP/1.1) over TLS. Upgrades go through it.
     pub http1: HttpClient,
     /// HTTP/2 only: h2c over plain TCP, h2 over TLS. gRPC goes through it.
@@ -107,27 +108,27 @@ fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, Error> {
     match ca_file {
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
         Some(path) => {
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| Error::Tls(format!("{}: {e}", path.display())))?;
+            let at = |source| Error::tls(Some(path), source);
+            let certs = CertificateDer::pem_file_iter(path).map_err(|e| at(TlsError::Pem(e)))?;
             for cert in certs {
-                let cert = cert.map_err(|e| Error::Tls(format!("{}: {e}", path.display())))?;
-                roots.add(cert).map_err(|e| Error::Tls(format!("{}: {e}", path.display())))?;
+                let cert = cert.map_err(|e| at(TlsError::Pem(e)))?;
+                roots.add(cert).map_err(|e| at(TlsError::Rustls(e)))?;
             }
             if roots.is_empty() {
-                return Err(Error::Tls(format!("{}: no certificates", path.display())));
+                return Err(at(TlsError::NoCertificates));
             }
         }
     }
     rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls(e.to_string()))
+        .map_err(|e| Error::tls(None, TlsError::Rustls(e)))
         .map(|b| b.with_root_certificates(roots).with_no_client_auth())
 }
 
 impl Upstream {
     /// Clients verifying TLS against `ca_file`, or the Mozilla roots when `None`, that give
     /// up on a connection after `timeouts.connect`.
-    pub fn new(ca_file: Option<&Path>, timeouts: Timeouts) -> Result<Upstream, Error> {
+    pub(crate) fn new(ca_file: Option<&Path>, timeouts: Timeouts) -> Result<Upstream, Error> {
         let mut plain = HttpConnector::new();
         plain.enforce_http(false);
         plain.set_nodelay(true);
@@ -165,6 +166,13 @@ impl Upstream {
         let answer = async {
             match self.timeouts.response {
                 None => client.request(request).await.map_err(failed),
+                // Without a body the upstream has the turn throughout: one plain clock.
+                Some(limit) if hyper::body::Body::is_end_stream(request.body()) => {
+                    match tokio::time::timeout(limit.min(LONGEST), client.request(request)).await {
+                        Ok(r) => r.map_err(failed),
+                        Err(_) => Err((false, Failure::Timeout)),
+                    }
+                }
                 Some(limit) => {
                     let (parts, body) = request.into_parts();
                     let (body, turn) = Watched::new(body);

@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use l402_proxy::config::TimeoutConfig;
-use l402_proxy::upstream::Timeouts;
 use l402_proxy::Config;
+use l402_proxy::Timeouts;
 
 const BASE: &str = r#"
 [[services]]

@@ -33,6 +33,23 @@ pub(crate) fn init_logs(format: &str, level: &str) {
     let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
 }
 
+/// The proxy's runtime: one worker per CPU it may run on (or `TOKIO_WORKER_THREADS`), and
+/// with a single worker tokio's current-thread scheduler, which skips the work-stealing
+/// machinery one thread does not need (free path 0.50x to 0.66x of nginx's req/s measured
+/// side by side; decision 0615).
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let workers = std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
+        .unwrap_or(1);
+    if workers <= 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()
+    }
+}
+
 pub(crate) fn run(args: ProxyArgs) -> ExitCode {
     let config = match Config::load(&args.config) {
         Ok(c) => c,
@@ -42,7 +59,7 @@ pub(crate) fn run(args: ProxyArgs) -> ExitCode {
         return out::json(&serde_json::json!({ "valid": true, "services": config.services.len() }));
     }
     init_logs(&config.log.format, &config.log.level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match runtime() {
         Ok(r) => r,
         Err(e) => return out::refused("runtime", &e),
     };

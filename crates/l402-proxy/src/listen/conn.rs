@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use hyper::body::{Bytes, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Instant;
 
 use super::table::{Entry, Phase, Slot};
 use crate::upstream::{Body, BoxError};
@@ -57,12 +58,20 @@ impl Closed {
 }
 
 /// Completes when the connection must close: a clock ran out, or the table shed it.
+///
+/// Changes of state do not wake it (three wake-ups and two timer resets per keep-alive
+/// request did, a measurable share of the proxy's per-request cost). Every deadline starts at
+/// a change of state and runs for at least `soonest`, the shortest connection clock, so a
+/// deadline set after the watchdog last looked is never earlier than its next look, at most
+/// `soonest` later: each clock still fires on time.
 pub(crate) async fn watchdog(entry: &Entry, clocks: Clocks) -> Closed {
+    let soonest = clocks.header_read.min(clocks.idle).min(clocks.send);
     loop {
-        let changed = entry.changed.notified();
-        tokio::pin!(changed);
-        changed.as_mut().enable();
-        let next = {
+        let shed = entry.shed.notified();
+        tokio::pin!(shed);
+        shed.as_mut().enable();
+        let now = Instant::now();
+        let due = {
             let s = entry.state();
             if s.shed {
                 return Closed::Shed;
@@ -80,12 +89,15 @@ pub(crate) async fn watchdog(entry: &Entry, clocks: Clocks) -> Closed {
             let send = s.send_blocked.map(|t| (t + clocks.send, Closed::Send));
             phase.into_iter().chain(send).min_by_key(|(at, _)| *at)
         };
-        match next {
-            Some((at, why)) => tokio::select! {
-                () = tokio::time::sleep_until(at) => return why,
-                () = &mut changed => {}
-            },
-            None => changed.await,
+        let look = now + soonest;
+        let wake = match due {
+            Some((at, why)) if at <= now => return why,
+            Some((at, _)) => at.min(look),
+            None => look,
+        };
+        tokio::select! {
+            () = tokio::time::sleep_until(wake) => {}
+            () = &mut shed => {}
         }
     }
 }

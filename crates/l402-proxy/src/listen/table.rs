@@ -84,8 +84,9 @@ pub(crate) struct Entry {
     id: u64,
     key: Option<ClientKey>,
     state: Mutex<State>,
-    /// Woken on every change of state (the connection's watchdog waits on it).
-    pub(crate) changed: Notify,
+    /// Woken when the table sheds this connection. Other changes of state do not wake the
+    /// watchdog: it looks again often enough by itself (see `conn::watchdog`).
+    pub(crate) shed: Notify,
     /// The table's, woken when this connection can be shed again (a full listener waits
     /// on it).
     sheddable: Arc<Notify>,
@@ -98,7 +99,6 @@ impl Entry {
 
     fn update(&self, f: impl FnOnce(&mut State)) {
         f(&mut self.state());
-        self.changed.notify_one();
     }
 
     /// The TLS handshake begins.
@@ -141,8 +141,6 @@ impl Entry {
         let mut s = self.state();
         if let (Phase::Idle(_), false) = (s.phase, s.http2) {
             s.phase = Phase::Head(Instant::now());
-            drop(s);
-            self.changed.notify_one();
         }
     }
 
@@ -152,18 +150,12 @@ impl Entry {
         let mut s = self.state();
         if s.send_blocked.is_none() {
             s.send_blocked = Some(Instant::now());
-            drop(s);
-            self.changed.notify_one();
         }
     }
 
     /// A write to the client went through: its clock stops.
     pub(crate) fn send_progressed(&self) {
-        let mut s = self.state();
-        if s.send_blocked.take().is_some() {
-            drop(s);
-            self.changed.notify_one();
-        }
+        self.state().send_blocked = None;
     }
 
     /// The HTTP connection handed its socket to a tunnel.
@@ -257,7 +249,7 @@ impl Table {
                 shed: false,
                 send_blocked: None,
             }),
-            changed: Notify::new(),
+            shed: Notify::new(),
             sheddable: Arc::clone(&self.released),
         });
         inner.open.insert(id, Arc::clone(&entry));
@@ -311,6 +303,7 @@ impl Table {
         inner.shedding += 1;
         drop(inner);
         entry.update(|s| s.shed = true);
+        entry.shed.notify_one();
         true
     }
 

@@ -1,6 +1,7 @@
 //! [`L402Layer`] and the service it wraps: the one L402 request pipeline.
 
 use core::task::{Context, Poll};
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -163,9 +164,9 @@ fn normalize(parts: &mut Parts) -> Result<(), Problem> {
     let path = parts.uri.path();
     let normal = l402_http::path::normalize(path)
         .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.code()).detail(e.to_string()))?;
-    if normal == path {
+    let Cow::Owned(normal) = normal else {
         return Ok(());
-    }
+    };
     let target = match parts.uri.query() {
         Some(q) => format!("{normal}?{q}"),
         None => normal,
