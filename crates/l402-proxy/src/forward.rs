@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use l402_http::grpc::Flavor;
@@ -26,7 +26,7 @@ use crate::headers;
 use crate::idle::{Ending, Idle};
 use crate::metrics::Metrics;
 use crate::route::Routed;
-use crate::upstream::{Body, BoxError, Failure, Unanswered, Upstream};
+use crate::upstream::{empty, whole, Body, BoxError, Failure, Unanswered, Upstream};
 
 /// One configured service, ready to serve.
 pub(crate) struct Service {
@@ -44,16 +44,8 @@ pub(crate) struct Service {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OverTls(pub(crate) bool);
 
-fn empty() -> Body {
-    Empty::new().map_err(|never| -> BoxError { match never {} }).boxed()
-}
-
 fn own(problem: &Problem, grpc: Option<Flavor>, reason: Reason) -> Response<Body> {
-    let mut r = problem.response::<String>(grpc).map(|s| {
-        http_body_util::Full::new(hyper::body::Bytes::from(s))
-            .map_err(|never| -> BoxError { match never {} })
-            .boxed()
-    });
+    let mut r = problem.response::<String>(grpc).map(whole);
     r.extensions_mut().insert(reason);
     r
 }

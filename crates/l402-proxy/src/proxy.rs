@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::{Bytes, Incoming};
 use l402_server::tower::{L402Service, PeerAddr};
 use l402_server::Paywall;
@@ -17,7 +17,7 @@ use tower::Service as _;
 use crate::forward::{Forward, OverTls};
 use crate::health;
 use crate::metrics::Metrics;
-use crate::upstream::{Body, BoxError};
+use crate::upstream::{whole, Body};
 
 /// What every request needs.
 pub(crate) struct Shared {
@@ -36,9 +36,7 @@ pub(crate) fn full(
     content_type: &'static str,
     text: impl Into<Bytes>,
 ) -> Response<Body> {
-    let mut r = Response::new(
-        Full::new(text.into()).map_err(|never| -> BoxError { match never {} }).boxed(),
-    );
+    let mut r = Response::new(whole(text));
     *r.status_mut() = status;
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r

@@ -21,11 +21,22 @@ use crate::error::TlsError;
 use crate::stall::{stalled, Watched, LONGEST};
 use crate::Error;
 
-/// Errors inside bodies, boxed: bodies come from clients, upstreams and the proxy itself.
-pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Errors inside bodies, boxed (the pipeline's own alias): bodies come from clients,
+/// upstreams and the proxy itself.
+pub(crate) use l402_server::tower::BoxError;
 
 /// The body type the proxy sends and receives: streamed, never buffered.
 pub(crate) type Body = BoxBody<Bytes, BoxError>;
+
+/// A body sent whole.
+pub(crate) fn whole(bytes: impl Into<Bytes>) -> Body {
+    http_body_util::Full::new(bytes.into()).map_err(|never| -> BoxError { match never {} }).boxed()
+}
+
+/// No body.
+pub(crate) fn empty() -> Body {
+    http_body_util::Empty::new().map_err(|never| -> BoxError { match never {} }).boxed()
+}
 
 /// One upstream client.
 pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector>, Body>;

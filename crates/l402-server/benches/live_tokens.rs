@@ -80,12 +80,15 @@ async fn populate_postgres(config: &str, n: u64) {
                     sha256(('r' || i)::bytea), NULL, sha256(('p' || i)::bytea)
              FROM generate_series(1, {n}) AS i;
              INSERT INTO l402_usage (token_id, used) SELECT token_id, 1 FROM l402_keys;
-             COMMIT;
-             VACUUM ANALYZE l402_keys;
-             VACUUM ANALYZE l402_usage;"
+             COMMIT;"
         ))
         .await
         .unwrap();
+    // One statement per call: several in one simple query run as one transaction block,
+    // which VACUUM refuses.
+    for table in ["l402_keys", "l402_usage"] {
+        client.batch_execute(&format!("VACUUM ANALYZE {table}")).await.unwrap();
+    }
     drop(client);
     let _ = task.await;
 }
