@@ -69,4 +69,5 @@ pub use crate::record::{
 pub use crate::scope::{Scope, ScopePolicy};
 pub use crate::seal::TokenKey;
 pub use crate::store::{FileStore, MemoryStore, ScopeGuard, SqliteStore, TokenStore};
+pub use l402_http::Scheme;
 pub use l402_http::TokenStatus;

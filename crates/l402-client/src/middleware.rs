@@ -136,7 +136,8 @@ impl From<Error> for reqwest_middleware::Error {
 }
 
 fn with_token(mut req: Request, token: &Token) -> Request {
-    let credential = Credential::new(token.macaroon.clone(), token.preimage.clone());
+    let credential =
+        Credential::new(token.macaroon.clone(), token.preimage.clone()).with_scheme(token.scheme);
     credential.write_authorization(req.headers_mut());
     req
 }
@@ -223,6 +224,8 @@ impl L402Middleware {
         let amount = invoice.require_amount().map_err(Error::InvalidInvoice)?;
         check_against_macaroon(&invoice, &challenge.macaroon).map_err(|e| match e {
             l402_lightning::Error::PaymentHashMismatch => Error::InvoiceMismatch,
+            // The macaroon is at fault, not the invoice: its identifier does not read.
+            l402_lightning::Error::Token(t) => Error::InvalidChallenge(l402_http::Error::Token(t)),
             other => Error::InvalidInvoice(other),
         })?;
         invoice.check_network(self.inner.config.network).map_err(Error::InvalidInvoice)?;
@@ -359,6 +362,7 @@ impl L402Middleware {
             max_fee_msat: cfg.max_fee_msat,
             expires_at: invoice.expires_at(),
             macaroon: challenge.macaroon.clone(),
+            scheme: challenge.scheme,
         };
         let (p, budget) = (pending.clone(), cfg.budget.clone());
         self.blocking(move |st| st.begin_payment(&p, &budget, now)).await?;
@@ -390,6 +394,7 @@ impl L402Middleware {
         match (resolution, failure) {
             (Resolution::Paid { preimage, fee_msat }, _) => Ok(Token {
                 scope: scope.clone(),
+                scheme: challenge.scheme,
                 macaroon: challenge.macaroon.clone(),
                 preimage,
                 payment_hash: hash,

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use l402_http::Scheme;
 use l402_token::{Macaroon, PaymentHash, Preimage};
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,9 @@ use crate::{Error, Scope};
 pub struct Token {
     /// The requests it is sent with.
     pub scope: Scope,
+    /// The scheme of the challenge it was bought from, which it is sent under: a server that
+    /// offers only `LSAT` refuses `L402` (decision 0707).
+    pub scheme: Scheme,
     /// The macaroon from the challenge.
     pub macaroon: Macaroon,
     /// The proof of payment.
@@ -106,6 +110,8 @@ pub struct PendingPayment {
     /// The challenge's macaroon, kept so a payment resolved after a crash still yields a
     /// token.
     pub macaroon: Macaroon,
+    /// The challenge's scheme, which the token will be sent under.
+    pub scheme: Scheme,
 }
 
 /// How a pending payment ended.
@@ -238,6 +244,21 @@ fn context(scope: &str, hash: &str) -> String {
     format!("{scope}|{hash}")
 }
 
+/// A sealed secret carries its scheme in front (`LSAT <base64>…`); base64 has no space, and a
+/// secret written before schemes were kept has none and is `L402`.
+fn with_scheme(scheme: Scheme, secret: &str) -> String {
+    format!("{} {secret}", scheme.as_str())
+}
+
+fn split_scheme(secret: &str) -> Result<(Scheme, &str), Error> {
+    match secret.split_once(' ') {
+        None => Ok((Scheme::L402, secret)),
+        Some((name, rest)) => {
+            Scheme::from_name(name).map(|s| (s, rest)).ok_or_else(|| corrupt("token scheme"))
+        }
+    }
+}
+
 fn corrupt(what: &str) -> Error {
     Error::Store(format!("corrupt store: {what}"))
 }
@@ -247,6 +268,7 @@ impl TokenRow {
         let scope = token.scope.as_str().to_owned();
         let payment_hash = token.payment_hash.to_string();
         let secret = format!("{}:{}", token.macaroon.to_base64(), token.preimage.to_hex());
+        let secret = with_scheme(token.scheme, &secret);
         Ok(TokenRow {
             secret: sealer.seal(&secret, &context(&scope, &payment_hash))?,
             scope,
@@ -259,6 +281,7 @@ impl TokenRow {
 
     pub(crate) fn open(&self, sealer: &Sealer) -> Result<Token, Error> {
         let secret = sealer.open(&self.secret, &context(&self.scope, &self.payment_hash))?;
+        let (scheme, secret) = split_scheme(&secret)?;
         let (mac, pre) = secret.split_once(':').ok_or_else(|| corrupt("token secret"))?;
         let macaroon = Macaroon::from_base64(mac).map_err(|_| corrupt("token macaroon"))?;
         let preimage = Preimage::from_hex(pre).map_err(|_| corrupt("token preimage"))?;
@@ -268,6 +291,7 @@ impl TokenRow {
         preimage.check(&payment_hash).map_err(|_| corrupt("preimage does not match hash"))?;
         Ok(Token {
             scope: Scope::parse(&self.scope)?,
+            scheme,
             macaroon,
             preimage,
             payment_hash,
@@ -286,7 +310,10 @@ impl PaymentRow {
             time: to_unix(p.time),
             url: p.url.clone(),
             domain: p.scope.domain().to_owned(),
-            secret: Some(sealer.seal(&p.macaroon.to_base64(), &context(&scope, &payment_hash))?),
+            secret: Some(sealer.seal(
+                &with_scheme(p.scheme, &p.macaroon.to_base64()),
+                &context(&scope, &payment_hash),
+            )?),
             scope,
             payment_hash,
             amount_msat: p.amount_msat,
@@ -319,7 +346,8 @@ impl PaymentRow {
 
     pub(crate) fn open_pending(&self, sealer: &Sealer) -> Result<PendingPayment, Error> {
         let secret = self.secret.as_deref().ok_or_else(|| corrupt("pending without macaroon"))?;
-        let mac = sealer.open(secret, &context(&self.scope, &self.payment_hash))?;
+        let opened = sealer.open(secret, &context(&self.scope, &self.payment_hash))?;
+        let (scheme, mac) = split_scheme(&opened)?;
         Ok(PendingPayment {
             time: from_unix(self.time),
             url: self.url.clone(),
@@ -328,7 +356,8 @@ impl PaymentRow {
             amount_msat: self.amount_msat,
             max_fee_msat: self.max_fee_msat,
             expires_at: from_unix(self.expires),
-            macaroon: Macaroon::from_base64(&mac).map_err(|_| corrupt("pending macaroon"))?,
+            macaroon: Macaroon::from_base64(mac).map_err(|_| corrupt("pending macaroon"))?,
+            scheme,
         })
     }
 
@@ -358,6 +387,7 @@ impl PaymentRow {
                 Some(TokenRow::seal(
                     &Token {
                         scope: pending.scope,
+                        scheme: pending.scheme,
                         macaroon: pending.macaroon,
                         preimage: preimage.clone(),
                         payment_hash: pending.payment_hash,

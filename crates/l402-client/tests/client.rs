@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use common::{Mode, Result, TestServer, PRICE_MSAT};
 use l402_client::{
     Budget, BudgetKind, Error, L402Middleware, LedgerQuery, MemoryStore, Outcome, Paid, Receipt,
-    SqliteStore, TokenStore,
+    Scheme, SqliteStore, TokenStore,
 };
 use l402_lightning::clock::{Clock as _, ManualClock};
 use l402_lightning::dev::{DevNode, DevPayer};
@@ -114,6 +114,29 @@ async fn pays_once_and_reuses_the_token_in_its_scope() -> Result {
     assert_eq!(tokens.len(), 1);
     assert_eq!(tokens[0].scope.as_str(), format!("http://{}", env.server.addr));
     assert_eq!(tokens[0].payment_hash, ledger[0].payment_hash);
+    Ok(())
+}
+
+/// A server that offers one scheme and accepts only that one (boltwall offers only `LSAT`)
+/// is answered in it, and the token keeps it, also in a store reopened by another run.
+#[tokio::test]
+async fn the_credential_goes_back_under_the_challenge_scheme() -> Result {
+    for (mode, scheme) in [(Mode::LsatOnly, Scheme::Lsat), (Mode::L402Only, Scheme::L402)] {
+        let env = env(&format!("scheme-{}", scheme.as_str())).await?;
+        env.server.set_mode(mode);
+        let path = env.dir.join("tokens.sqlite");
+        let store: Arc<dyn TokenStore> = Arc::new(SqliteStore::open(&path, None)?);
+        let c = client(&env.middleware(store, Budget::unlimited()));
+        assert_eq!(get(&c, &env.server.url("/a")).await?, (200, "paid GET /a ".into()));
+        // Another run, with the store reopened: reuses the token under the same scheme.
+        let store: Arc<dyn TokenStore> = Arc::new(SqliteStore::open(&path, None)?);
+        assert_eq!(store.tokens()?[0].scheme, scheme);
+        let c = client(&env.middleware(store, Budget::unlimited()));
+        assert_eq!(get(&c, &env.server.url("/b")).await?, (200, "paid GET /b ".into()));
+        assert_eq!(env.server.challenges(), 1, "{scheme:?}: paid once, then reused");
+        assert_eq!(env.server.accepted(), 2, "{scheme:?}");
+        assert_eq!(env.spent(), PRICE_MSAT, "{scheme:?}");
+    }
     Ok(())
 }
 
@@ -224,6 +247,8 @@ async fn hostile_challenges_are_refused_without_paying() -> Result {
         (Mode::Amountless, "invalid-invoice", Some("amount-required")),
         (Mode::WrongNetwork, "invalid-invoice", Some("wrong-network")),
         (Mode::GarbageMacaroon, "invalid-challenge", Some("malformed-macaroon")),
+        // The macaroon is at fault, not the invoice (it was reported as invalid-invoice).
+        (Mode::BadIdentifier, "invalid-challenge", Some("unknown-identifier-version")),
         (Mode::GarbageHeader, "invalid-challenge", Some("malformed-challenge")),
         (Mode::NoChallenge, "invalid-challenge", Some("missing-challenge")),
     ] {
@@ -451,6 +476,7 @@ async fn a_pending_record_left_by_a_crash_is_resolved_not_repaid() -> Result {
             max_fee_msat: 1_000,
             expires_at: invoice.expires_at(),
             macaroon: challenge.macaroon.clone(),
+            scheme: challenge.scheme,
         };
         store.begin_payment(&pending, &Budget::unlimited(), SystemTime::now())?;
         env.payer
@@ -495,6 +521,7 @@ async fn recover_resolves_paid_and_never_attempted_payments() -> Result {
             max_fee_msat: 0,
             expires_at: invoice.expires_at(),
             macaroon: challenge.macaroon.clone(),
+            scheme: challenge.scheme,
         };
         store.begin_payment(&pending, &Budget::unlimited(), SystemTime::now())?;
         if pay {

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use l402_client::{
     Budget, BudgetKind, Error, FileStore, LedgerQuery, MemoryStore, Outcome, PendingPayment,
-    Resolution, Scope, ScopePolicy, SpendSummary, SqliteStore, Token, TokenKey, TokenStore,
+    Resolution, Scheme, Scope, ScopePolicy, SpendSummary, SqliteStore, Token, TokenKey, TokenStore,
 };
 use l402_token::{Identifier, Macaroon, PaymentHash, Preimage};
 use proptest::prelude::*;
@@ -69,6 +69,8 @@ fn pending(
             max_fee_msat: 100,
             expires_at: time + Duration::from_secs(600),
             macaroon,
+            // Both schemes, so that every store is seen to keep the one paid for.
+            scheme: if n % 2 == 1 { Scheme::Lsat } else { Scheme::L402 },
         },
         preimage,
     ))
@@ -93,6 +95,7 @@ fn tokens_round_trip_and_conditional_removal(store: &dyn TokenStore) -> Result {
     let hash = paid(store, 1, &a, 1_000, t0())?;
     let token = store.token(&a)?.ok_or("no token after payment")?;
     assert_eq!(token.payment_hash, hash);
+    assert_eq!(token.scheme, Scheme::Lsat, "the challenge's scheme is kept");
     assert_eq!((token.amount_msat, token.fee_msat), (1_000, 7));
     token.preimage.check(&hash)?;
     // Removing "only if it is still token X" leaves a newer token alone.
@@ -106,6 +109,7 @@ fn tokens_round_trip_and_conditional_removal(store: &dyn TokenStore) -> Result {
     let newer = Token {
         payment_hash: Preimage::from_bytes([5; 32]).payment_hash(),
         preimage: Preimage::from_bytes([5; 32]),
+        scheme: Scheme::L402,
         ..token.clone()
     };
     store.put_token(&newer)?;

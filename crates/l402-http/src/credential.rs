@@ -184,9 +184,20 @@ impl Credential {
         }
     }
 
-    /// `L402 <standard padded base64>:<lower-case hex>`, whatever scheme it arrived under.
+    /// The same credential under `scheme`: a client answers a challenge under the scheme it
+    /// was offered in, since servers that know only `LSAT` (boltwall, lsat-js) refuse `L402`
+    /// (decision 0707).
+    pub fn with_scheme(mut self, scheme: Scheme) -> Credential {
+        self.scheme = scheme;
+        self
+    }
+
+    /// `<scheme> <standard padded base64>:<lower-case hex>`, under [`Credential::scheme`]
+    /// (`L402` unless [`Credential::with_scheme`] or the parsed header said otherwise).
     pub fn to_authorization_value(&self) -> HeaderValue {
-        let s = format!("L402 {}:{}", self.macaroon.to_base64(), self.preimage.to_hex());
+        let (scheme, mac, pre) =
+            (self.scheme.as_str(), self.macaroon.to_base64(), self.preimage.to_hex());
+        let s = format!("{scheme} {mac}:{pre}");
         // Base64, hex, a space and a colon are always valid field bytes.
         HeaderValue::try_from(s).unwrap_or_else(|_| HeaderValue::from_static(""))
     }

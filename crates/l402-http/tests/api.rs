@@ -144,11 +144,14 @@ fn emitted_credential_is_l402_std_base64_and_lower_hex() {
     let cred = Credential::new(m.clone(), p.clone());
     let v = cred.to_authorization_value();
     assert_eq!(v.to_str().unwrap(), format!("L402 {}:{}", m.to_base64(), "42".repeat(32)));
-    // An LSAT credential read in is written back out as L402.
-    let lsat =
-        Credential::parse_authorization(&format!("LSAT {}:{}", m.to_base64(), p.to_hex())).unwrap();
+    // An LSAT credential keeps its scheme, and any credential can be put under either.
+    let sent = format!("LSAT {}:{}", m.to_base64(), p.to_hex());
+    let lsat = Credential::parse_authorization(&sent).unwrap();
     assert_eq!(lsat.scheme, Scheme::Lsat);
-    assert_eq!(lsat.to_authorization_value(), v);
+    assert_eq!(lsat.to_authorization_value().to_str().unwrap(), sent);
+    assert_eq!(lsat.clone().with_scheme(Scheme::L402).to_authorization_value(), v);
+    let as_lsat = cred.with_scheme(Scheme::Lsat).to_authorization_value();
+    assert_eq!(as_lsat.to_str().unwrap(), sent);
 }
 
 #[test]

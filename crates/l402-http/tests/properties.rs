@@ -139,6 +139,9 @@ proptest! {
         let value = cred.to_authorization_value();
         let back = Credential::parse_authorization(value.to_str().unwrap()).unwrap();
         prop_assert_eq!((&back.macaroon, &back.preimage, back.scheme), (&m, &p, Scheme::L402));
+        let lsat = cred.clone().with_scheme(Scheme::Lsat).to_authorization_value();
+        let back = Credential::parse_authorization(lsat.to_str().unwrap()).unwrap();
+        prop_assert_eq!((&back.macaroon, &back.preimage, back.scheme), (&m, &p, Scheme::Lsat));
 
         let mut h = HeaderMap::new();
         cred.write_authorization(&mut h);

@@ -78,6 +78,7 @@ fn summary(t: &Token) -> serde_json::Value {
         t.macaroon.first_party_caveats().map(|c| String::from_utf8_lossy(c).into_owned()).collect();
     json!({
         "scope": t.scope.as_str(),
+        "scheme": t.scheme.as_str(),
         "payment_hash": t.payment_hash.to_string(),
         "amount_msat": t.amount_msat,
         "fee_msat": t.fee_msat,
@@ -87,7 +88,7 @@ fn summary(t: &Token) -> serde_json::Value {
 }
 
 fn secrets(v: &mut serde_json::Value, macaroon: &l402_token::Macaroon, t: &Token) {
-    let credential = Credential::new(macaroon.clone(), t.preimage.clone());
+    let credential = Credential::new(macaroon.clone(), t.preimage.clone()).with_scheme(t.scheme);
     let authorization =
         String::from_utf8_lossy(credential.to_authorization_value().as_bytes()).into_owned();
     set(v, "macaroon", json!(macaroon.to_base64()));

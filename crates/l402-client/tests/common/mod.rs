@@ -17,7 +17,7 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use l402_http::{write_challenges, ChallengeStyle, Credential};
+use l402_http::{write_challenges, ChallengeStyle, Credential, Scheme};
 use l402_lightning::{InvoiceBackend, InvoiceRequest, InvoiceState};
 use l402_token::{Identifier, Macaroon, PaymentHash};
 use lightning_invoice::{Currency, InvoiceBuilder, PaymentSecret};
@@ -50,6 +50,12 @@ pub enum Mode {
     NoChallenge,
     /// Honest challenges, but every credential is rejected with a new 402.
     RejectAllTokens,
+    /// A well-formed macaroon whose identifier is not an L402 identifier.
+    BadIdentifier,
+    /// boltwall's way: only an `LSAT` challenge, and only `LSAT` credentials accepted.
+    LsatOnly,
+    /// Only an `L402` challenge, and only `L402` credentials accepted.
+    L402Only,
 }
 
 pub const PRICE_MSAT: u64 = 21_000;
@@ -177,7 +183,12 @@ async fn handle(
     let mode = *lock(&st.mode);
     if let Ok(credential) = Credential::from_headers(&parts.headers) {
         let verified = credential.macaroon.verify(&ROOT_KEY, Some(&credential.preimage));
-        if let Ok(id) = verified {
+        let scheme_ok = match mode {
+            Mode::LsatOnly => credential.scheme == Scheme::Lsat,
+            Mode::L402Only => credential.scheme == Scheme::L402,
+            _ => true,
+        };
+        if let (Ok(id), true) = (verified, scheme_ok) {
             let revoked = lock(&st.revoked).contains(&id.payment_hash);
             if !revoked && mode != Mode::RejectAllTokens {
                 st.accepted.fetch_add(1, Ordering::SeqCst);
@@ -251,7 +262,10 @@ async fn challenge(st: &ServerState, mode: Mode) -> Result<HeaderMap> {
         Mode::WrongHash => PaymentHash([0x77; 32]),
         _ => created.payment_hash,
     };
-    let macaroon = Macaroon::new_l402(&ROOT_KEY, &Identifier::random(mac_hash)?);
+    let macaroon = match mode {
+        Mode::BadIdentifier => Macaroon::new(&ROOT_KEY, b"not an identifier", None),
+        _ => Macaroon::new_l402(&ROOT_KEY, &Identifier::random(mac_hash)?),
+    };
     let invoice = match mode {
         Mode::Amountless => foreign_invoice(Currency::Regtest, created.payment_hash.0, None)?,
         Mode::WrongNetwork => {
@@ -271,6 +285,13 @@ async fn challenge(st: &ServerState, mode: Mode) -> Result<HeaderMap> {
             );
         }
         Mode::NoChallenge => {}
+        Mode::LsatOnly => {
+            let v = format!("LSAT macaroon=\"{}\", invoice=\"{invoice}\"", macaroon.to_base64());
+            headers.append(http::header::WWW_AUTHENTICATE, HeaderValue::from_str(&v)?);
+        }
+        Mode::L402Only => {
+            write_challenges(&mut headers, &macaroon, &invoice, ChallengeStyle::L402)?
+        }
         _ => write_challenges(&mut headers, &macaroon, &invoice, ChallengeStyle::default())?,
     }
     Ok(headers)
