@@ -301,6 +301,56 @@ async fn refusals_have_typed_exit_codes_and_pay_nothing() {
     assert_eq!((run.code, run.error()["code"].as_str()), (Some(8), Some("transport")));
 }
 
+/// A server that accepts, reads a request head, optionally writes `head`, and then says
+/// nothing more, holding the connection open.
+async fn silent_server(head: &'static [u8]) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf).await {
+                    Ok(n) if n > 0 => seen.extend_from_slice(buf.get(..n).unwrap_or_default()),
+                    _ => break,
+                }
+            }
+            let _ = s.write_all(head).await;
+            held.push(s);
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_never_answers_or_stalls_its_body_is_a_timeout() {
+    let env = env("timeout").await;
+    let mute = silent_server(b"").await;
+    let run = env.l402(&["get", "--max-time", "0.5", &format!("http://{mute}/")]).await;
+    assert_eq!(
+        (run.code, run.error()["code"].as_str()),
+        (Some(8), Some("timeout")),
+        "{}",
+        run.stderr
+    );
+    let stall = silent_server(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nabc").await;
+    let run = env.l402(&["get", "--max-time", "0.5", &format!("http://{stall}/")]).await;
+    assert_eq!(
+        (run.code, run.error()["code"].as_str()),
+        (Some(8), Some("timeout")),
+        "{}",
+        run.stderr
+    );
+    for bad in [["--max-time", "-1"], ["--connect-timeout", "0"]] {
+        let run = env.l402(&["get", bad[0], bad[1], &env.server.url("/")]).await;
+        assert_eq!((run.code, run.error()["code"].as_str()), (Some(2), Some("usage")), "{bad:?}");
+    }
+    assert_eq!(env.server.settled().await, 0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn post_data_is_replayed_and_output_goes_to_a_file() {
     let env = env("post").await;

@@ -90,6 +90,13 @@ pub enum Error {
     BodyNotReplayable,
     /// A credential would be sent over plain HTTP to a host that is not loopback.
     InsecureTransport,
+    /// The challenge came from another origin than the request's, after redirects: the
+    /// token would be stored and sent for the wrong origin (and HTTP clients drop
+    /// `Authorization` on such redirects), so nothing is paid. Request `url` directly.
+    RedirectedChallenge {
+        /// The URL that issued the challenge.
+        url: String,
+    },
     /// The token store failed (IO, SQLite, corrupt file).
     Store(String),
     /// Tokens at rest could not be encrypted or decrypted (no key, wrong key, bad key file).
@@ -114,6 +121,7 @@ impl Error {
             Error::InvoiceMismatch => "invoice-mismatch",
             Error::BodyNotReplayable => "body-not-replayable",
             Error::InsecureTransport => "insecure-transport",
+            Error::RedirectedChallenge { .. } => "redirected-challenge",
             Error::Store(_) => "store",
             Error::TokenKey(_) => "token-key",
             Error::Lightning(_) => "lightning",
@@ -133,6 +141,7 @@ impl Error {
         "invoice-mismatch",
         "body-not-replayable",
         "insecure-transport",
+        "redirected-challenge",
         "store",
         "token-key",
         "lightning",
@@ -204,6 +213,10 @@ impl fmt::Display for Error {
             Error::InsecureTransport => {
                 f.write_str("refusing to send an L402 credential over plain HTTP to a non-loopback host")
             }
+            Error::RedirectedChallenge { url } => write!(
+                f,
+                "the challenge came from another origin after a redirect ({url}); nothing paid: request it directly"
+            ),
             Error::Store(d) => write!(f, "token store: {d}"),
             Error::TokenKey(d) => write!(f, "token encryption: {d}"),
             Error::Lightning(e) => write!(f, "payer: {e}"),

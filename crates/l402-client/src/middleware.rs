@@ -14,7 +14,8 @@ use reqwest_middleware::{Middleware, Next};
 use crate::scope::{is_loopback, ledger_url};
 use crate::store::TokenStore;
 use crate::{
-    Builder, Config, Error, Outcome, Paid, PendingPayment, Resolution, Scope, Token, TokenStatus,
+    Builder, Config, Error, Outcome, Paid, PendingPayment, Resolution, Scope, ScopePolicy, Token,
+    TokenStatus,
 };
 
 /// A reqwest middleware that pays L402 challenges. Cheap to clone; clones share their
@@ -346,6 +347,16 @@ impl L402Middleware {
     /// Pays the challenge in `resp` for `scope` (the caller holds the scope's lock) and
     /// returns the stored token.
     async fn pay(&self, scope: &Scope, url: &Url, resp: &Response) -> Result<Token, Error> {
+        // Redirects were followed below this middleware: the challenge is the last hop's.
+        // Its origin must be the request's, so that budgets, the plain-HTTP rule and the
+        // token's scope all speak of the server that is paid.
+        let issuer = resp.url();
+        let same =
+            Scope::for_url(issuer, ScopePolicy::Origin).is_ok_and(|s| s.origin() == scope.origin());
+        if !same {
+            return Err(Error::RedirectedChallenge { url: ledger_url(issuer) });
+        }
+        self.check_transport(issuer)?;
         let offered = challenges_from_headers(resp.headers()).map_err(Error::InvalidChallenge)?;
         let challenge = select(&offered).map_err(Error::InvalidChallenge)?;
         let (invoice, amount_msat) = self.check_invoice(challenge)?;

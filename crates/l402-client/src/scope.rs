@@ -77,6 +77,13 @@ impl Scope {
         &self.0
     }
 
+    /// The origin part (`https://host:443`), without any path prefix.
+    pub fn origin(&self) -> &str {
+        let after = self.0.find("://").map_or(0, |i| i + 3);
+        let end = self.0.get(after..).and_then(|r| r.find('/')).map_or(self.0.len(), |i| after + i);
+        self.0.get(..end).unwrap_or(&self.0)
+    }
+
     /// The host name, which budgets and the spend ledger call the domain.
     pub fn domain(&self) -> &str {
         let rest = self.0.split_once("://").map_or("", |(_, r)| r);

@@ -140,6 +140,28 @@ async fn the_credential_goes_back_under_the_challenge_scheme() -> Result {
     Ok(())
 }
 
+/// A challenge reached through a redirect to another origin is not paid: the token would
+/// be kept and sent for the origin asked, not the one paid (and budgets and the plain-HTTP
+/// rule would judge the wrong host).
+#[tokio::test]
+async fn a_challenge_from_another_origin_after_a_redirect_is_not_paid() -> Result {
+    let env = env("redirect").await?;
+    let (front, task) = common::redirector(env.server.url("")).await?;
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
+    let c = client(&env.middleware(store.clone(), Budget::unlimited()));
+    let e = c.get(format!("http://{front}/x")).send().await.err().ok_or("expected an error")?;
+    assert_eq!(code(&e), "redirected-challenge");
+    let err = Error::from_middleware(&e).ok_or("not a client error")?;
+    assert!(err.nothing_paid());
+    assert!(err.to_string().contains(&env.server.url("/x")), "{err}");
+    assert_eq!(env.spent(), 0);
+    assert!(store.ledger(&LedgerQuery::all())?.is_empty());
+    // Asked directly, the same server is paid as usual.
+    assert_eq!(get(&c, &env.server.url("/x")).await?.0, 200);
+    task.abort();
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_body_is_replayed_after_paying() -> Result {
     let env = env("body").await?;

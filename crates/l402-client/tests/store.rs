@@ -396,6 +396,9 @@ fn scopes_are_canonical() -> Result {
     assert_eq!(Scope::for_url(&u("http://h/")?, ScopePolicy::PathPrefix)?.as_str(), "http://h:80/");
     assert_eq!(Scope::for_url(&u("http://[::1]:9/a")?, ScopePolicy::Origin)?.domain(), "[::1]");
     assert_eq!(scope("https://a.example")?.domain(), "a.example");
+    let prefix = Scope::for_url(&u("http://[::1]:8080/v1/x")?, ScopePolicy::PathPrefix)?;
+    assert_eq!(prefix.origin(), "http://[::1]:8080");
+    assert_eq!(scope("https://a.example")?.origin(), "https://a.example:443");
     assert!(Scope::for_url(&u("file:///etc/passwd")?, ScopePolicy::Origin).is_err());
     for bad in
         ["", "https://a.example", "https://a.example:443/x", "ftp://a:21", "https://A.example:443"]

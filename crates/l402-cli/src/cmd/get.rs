@@ -5,8 +5,8 @@
 //! 4 refused by a limit (`over-budget`, `over-max-cost`); 5 payment failed, nothing paid;
 //! 6 payment outcome unknown or still pending (`payment-failed` with paid=unknown,
 //! `payment-pending`); 7 the server misbehaved (`invalid-challenge`, `invalid-invoice`,
-//! `invoice-mismatch`, `token-rejected`, `insecure-transport`); 8 transport (connection, DNS,
-//! TLS); 9 local (`config`, `store`, `token-key`, `lightning`, `body-not-replayable`, output).
+//! `invoice-mismatch`, `token-rejected`, `insecure-transport`, `redirected-challenge`); 8
+//! transport (connection, DNS, TLS, `timeout`); 9 local (`config`, `store`, `token-key`, `lightning`, `body-not-replayable`, output).
 //! A `--cacert` file that cannot be used is a usage error (2) with code `cacert`, and so is a
 //! `-d` body over `--max-body` (code `body-too-large`).
 
@@ -82,6 +82,13 @@ pub(crate) struct GetArgs {
     /// Show the price, the budget headroom and whether a cached token applies; pay nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Seconds to wait for a connection (TCP and TLS) to each server.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    connect_timeout: f64,
+    /// Seconds each HTTP exchange (headers and body) may take, the challenge and the paid
+    /// retry each on their own; 0 for no limit. Paying is bounded by the wallet's timeout.
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    max_time: f64,
     /// Machine output: one JSON object on stdout (the default when stdout is not a terminal).
     #[arg(long)]
     json: bool,
@@ -99,7 +106,8 @@ fn exit_for(e: &Error) -> u8 {
         | Error::InvalidInvoice(_)
         | Error::InvoiceMismatch
         | Error::TokenRejected { .. }
-        | Error::InsecureTransport => SERVER,
+        | Error::InsecureTransport
+        | Error::RedirectedChallenge { .. } => SERVER,
         _ => LOCAL,
     }
 }
@@ -243,7 +251,11 @@ async fn get(a: GetArgs) -> ExitCode {
             return ExitCode::from(out::USAGE);
         }
     };
-    let http = match tls::client(&extra) {
+    let limits = match timeouts(a.connect_timeout, a.max_time) {
+        Ok(t) => t,
+        Err(e) => return out::fail("usage", &e, out::USAGE),
+    };
+    let http = match tls::client(&extra, limits) {
         Ok(h) => h,
         Err(e) => return out::fail("config", &format!("cannot build the HTTP client: {e}"), LOCAL),
     };
@@ -287,9 +299,26 @@ async fn get(a: GetArgs) -> ExitCode {
         Ok(resp) => output(resp, &url, a.output.as_deref(), as_json).await,
         Err(e) => match Error::from_middleware(&e) {
             Some(ce) => client_error(ce),
+            None if matches!(&e, reqwest_middleware::Error::Reqwest(r) if r.is_timeout()) => {
+                out::fail("timeout", &out::causes(&e), TRANSPORT)
+            }
             None => transport(&e, &url, roots),
         },
     }
+}
+
+/// `--connect-timeout` and `--max-time` in seconds; `--max-time 0` is no limit.
+fn timeouts(connect: f64, total: f64) -> Result<tls::Timeouts, String> {
+    let secs = |name: &str, v: f64| {
+        std::time::Duration::try_from_secs_f64(v)
+            .map_err(|_| format!("{name} must be a number of seconds, not {v}"))
+    };
+    let connect = secs("--connect-timeout", connect)?;
+    if connect.is_zero() {
+        return Err("--connect-timeout must be above 0".into());
+    }
+    let total = secs("--max-time", total)?;
+    Ok(tls::Timeouts { connect, total: (!total.is_zero()).then_some(total) })
 }
 
 /// A transport failure with its whole cause chain (`out::causes`). An HTTPS request verified
@@ -417,7 +446,8 @@ async fn output(
             Ok(None) => break,
             Err(e) => {
                 let message = format!("reading the body: {}", out::causes(&e));
-                return out::fail("transport", &message, TRANSPORT);
+                let code = if e.is_timeout() { "timeout" } else { "transport" };
+                return out::fail(code, &message, TRANSPORT);
             }
         }
     }

@@ -32,6 +32,30 @@ impl Roots {
     }
 }
 
+/// How long the client waits: for a connection (TCP and TLS), and for a whole exchange
+/// (headers and body), each HTTP request on its own. `None`: no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Timeouts {
+    pub(crate) connect: std::time::Duration,
+    pub(crate) total: Option<std::time::Duration>,
+}
+
+impl Timeouts {
+    /// `l402 get`'s defaults: 10 s to connect, 300 s per exchange.
+    pub(crate) const DEFAULT: Timeouts = Timeouts {
+        connect: std::time::Duration::from_secs(10),
+        total: Some(std::time::Duration::from_secs(300)),
+    };
+
+    fn apply(self, b: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+        let b = b.connect_timeout(self.connect);
+        match self.total {
+            Some(t) => b.timeout(t),
+            None => b,
+        }
+    }
+}
+
 /// A built client.
 pub(crate) struct Http {
     pub(crate) client: reqwest::Client,
@@ -42,20 +66,21 @@ pub(crate) struct Http {
 
 /// Builds the client, trusting `extra` on top of the platform's roots, or on top of the
 /// bundled ones when the platform has none. The error is the whole cause chain.
-pub(crate) fn client(extra: &[CertificateDer<'static>]) -> Result<Http, String> {
+pub(crate) fn client(extra: &[CertificateDer<'static>], limits: Timeouts) -> Result<Http, String> {
     // Another part of the program may have installed it already; either way one is in place.
     let _ = rustls::crypto::ring::default_provider().install_default();
     // Probed without `extra`: with them the platform verifier builds even on a machine
     // without roots, and would then trust `--cacert` alone, so a redirect to a public host
     // would fail there while it works everywhere else.
-    let platform_error = match reqwest::Client::builder().build() {
+    let platform_error = match limits.apply(reqwest::Client::builder()).build() {
         Ok(client) if extra.is_empty() => {
             return Ok(Http { client, roots: Roots::Platform, platform_error: None })
         }
         Ok(_) => {
             let certs = extra.iter().map(|c| reqwest::Certificate::from_der(c));
             let certs = certs.collect::<Result<Vec<_>, _>>().map_err(|e| out::causes(&e))?;
-            let client = reqwest::Client::builder()
+            let client = limits
+                .apply(reqwest::Client::builder())
                 .tls_certs_merge(certs)
                 .build()
                 .map_err(|e| out::causes(&e))?;
@@ -79,9 +104,9 @@ pub(crate) fn client(extra: &[CertificateDer<'static>]) -> Result<Http, String> 
         .with_no_client_auth();
     // What reqwest offers itself when built, as here, without HTTP/2.
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let client = reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .build()
-        .map_err(|e| format!("{platform_error}; with the bundled roots: {}", out::causes(&e)))?;
+    let client =
+        limits.apply(reqwest::Client::builder()).tls_backend_preconfigured(tls).build().map_err(
+            |e| format!("{platform_error}; with the bundled roots: {}", out::causes(&e)),
+        )?;
     Ok(Http { client, roots: Roots::Bundled, platform_error: Some(platform_error) })
 }

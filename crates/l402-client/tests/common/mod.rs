@@ -163,6 +163,36 @@ impl TestServer {
     }
 }
 
+/// A server that answers every request with `307` to `base` plus the request's path, until
+/// dropped (the returned task).
+pub async fn redirector(base: String) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let base = base.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req: http::Request<Incoming>| {
+                    let to = format!("{base}{}", req.uri().path());
+                    async move {
+                        let mut h = HeaderMap::new();
+                        h.insert(http::header::LOCATION, HeaderValue::from_str(&to)?);
+                        Ok::<_, http::header::InvalidHeaderValue>(respond(
+                            StatusCode::TEMPORARY_REDIRECT,
+                            h,
+                            String::new(),
+                        ))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok((addr, task))
+}
+
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
