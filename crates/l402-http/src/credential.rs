@@ -154,8 +154,10 @@ impl Credential {
         let mut found = Found::default();
         for v in limits::value_iter(headers, AUTHORIZATION, limits)? {
             let text = limits::text(v, limits, Error::MalformedCredential("not visible ascii"))?;
-            if is_ours(text) {
-                found.add(Credential::parse_authorization_with(text, limits)?);
+            for part in joined(text) {
+                if is_ours(part) {
+                    found.add(Credential::parse_authorization_with(part, limits)?);
+                }
             }
         }
         if found.first.is_none() {
@@ -244,6 +246,36 @@ impl Found {
             }
         }
     }
+}
+
+/// The credentials of one `Authorization` value that an intermediary joined from several
+/// lines (`LSAT m:p, L402 m:p`, Aperture's client's two lines): cut before each `,` that is
+/// followed by an auth-scheme and a space (`L402 `, `Basic `). An L402 credential holds no
+/// space after its scheme, so a comma between macaroons (`L402 m1,m2:p`) is never cut and
+/// stays `multiple-macaroons`; parts of other schemes are ignored as other values are.
+fn joined(value: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(value);
+    core::iter::from_fn(move || {
+        let text = rest?;
+        let mut from = 0;
+        while let Some(i) = text.get(from..).and_then(|t| t.find(',')).map(|i| i + from) {
+            let after = text.get(i + 1..).unwrap_or_default().trim_start_matches([' ', '\t']);
+            let word = after.split(' ').next().unwrap_or_default();
+            let scheme = !word.is_empty() && word.bytes().all(is_tchar);
+            if scheme && after.len() > word.len() {
+                rest = Some(after);
+                return text.get(..i);
+            }
+            from = i + 1;
+        }
+        rest = None;
+        Some(text)
+    })
+}
+
+/// An RFC 9110 `tchar`, of which auth-scheme names are made.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Whether an `Authorization` value is meant for us: its first word names L402 or LSAT.

@@ -289,3 +289,31 @@ fn one_rule_tells_grpc_from_grpc_web_and_from_the_rest() {
     h.insert("grpc-status", HeaderValue::from_static("x"));
     assert_eq!(status(&h), Some(2), "unreadable is UNKNOWN");
 }
+
+/// An intermediary that joins Aperture's client's two lines into one value
+/// (`LSAT m:p, L402 m:p`) still gets the credential verified; the joined parts must agree.
+#[test]
+fn credentials_joined_into_one_value_are_read_and_must_agree() {
+    let (m, p) = token();
+    let (mac, pre) = (m.to_base64(), p.to_hex());
+    let read = |value: &str| {
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        Credential::from_headers(&h)
+    };
+    for value in [
+        format!("LSAT {mac}:{pre}, L402 {mac}:{pre}"),
+        format!("LSAT {mac}:{pre},L402 {mac}:{pre}"),
+        format!("Bearer abc, L402 {mac}:{pre}"),
+        format!("L402 {mac}:{pre}, Basic dXNlcjpwYXNz"),
+    ] {
+        let c = read(&value).unwrap_or_else(|e| panic!("{value}: {e}"));
+        assert_eq!((&c.macaroon, &c.preimage), (&m, &p), "{value}");
+    }
+    let other = Preimage::from_bytes([9; 32]).to_hex();
+    let e = read(&format!("LSAT {mac}:{pre}, L402 {mac}:{other}")).unwrap_err();
+    assert_eq!(e.code(), "conflicting-credentials");
+    // A comma between macaroons is not two credentials.
+    let e = read(&format!("L402 {mac},{mac}:{pre}")).unwrap_err();
+    assert_eq!(e.code(), "multiple-macaroons");
+}

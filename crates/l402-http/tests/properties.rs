@@ -142,6 +142,12 @@ proptest! {
         let lsat = cred.clone().with_scheme(Scheme::Lsat).to_authorization_value();
         let back = Credential::parse_authorization(lsat.to_str().unwrap()).unwrap();
         prop_assert_eq!((&back.macaroon, &back.preimage, back.scheme), (&m, &p, Scheme::Lsat));
+        // Both lines joined into one value, as an intermediary may: the same credential.
+        let both = format!("{}, {}", lsat.to_str().unwrap(), value.to_str().unwrap());
+        let mut j = HeaderMap::new();
+        j.insert(http::header::AUTHORIZATION, http::HeaderValue::from_str(&both).unwrap());
+        let joined = Credential::from_headers(&j).unwrap();
+        prop_assert_eq!((&joined.macaroon, &joined.preimage), (&m, &p));
 
         let mut h = HeaderMap::new();
         cred.write_authorization(&mut h);

@@ -93,10 +93,11 @@ impl fmt::Debug for Macaroon {
 
 impl Macaroon {
     /// Mints a macaroon under `root_key`. L402 servers pass the 66-byte identifier and the
-    /// location `"lsat"`, as Aperture does.
+    /// location `"lsat"`, as Aperture does. An empty location is no location: Go's and
+    /// js-macaroon's encoders write no location field for it, and neither do we.
     pub fn new(root_key: &[u8], identifier: &[u8], location: Option<&[u8]>) -> Macaroon {
         Macaroon {
-            location: location.map(<[u8]>::to_vec),
+            location: location.filter(|l| !l.is_empty()).map(<[u8]>::to_vec),
             identifier: identifier.to_vec(),
             caveats: Vec::new(),
             signature: hmac(&derive_key(root_key), identifier),

@@ -125,3 +125,17 @@ fn identifiers_decode_or_fail_with_their_code() {
         }
     }
 }
+
+/// An empty location writes no location field (`01 00`), as Go's and js-macaroon's encoders
+/// do, so a token minted with one is byte for byte the peers' token.
+#[test]
+fn an_empty_location_writes_no_location_field() {
+    let none = Macaroon::new(&[7; 32], b"id", None);
+    let empty = Macaroon::new(&[7; 32], b"id", Some(b""));
+    assert_eq!(empty.encode(), none.encode());
+    assert_eq!(empty.location(), None);
+    // Version byte, then the identifier field (type 2) straight away.
+    assert_eq!(none.encode().get(..2), Some(&[0x02, 0x02][..]));
+    let lsat = Macaroon::new(&[7; 32], b"id", Some(b"lsat"));
+    assert_eq!(lsat.encode().get(..3), Some(&[0x02, 0x01, 0x04][..]));
+}

@@ -168,6 +168,7 @@ impl UsageStore for MemoryStore {
             return Ok(None);
         }
         s.reservations.insert(id, (*token_id, lease_until));
+        let used = used.saturating_add(reserved);
         Ok(Some(Reservation { id, token_id: *token_id, allowance, used }))
     }
 

@@ -79,7 +79,10 @@ pub struct Reservation {
     pub token_id: TokenId,
     /// The allowance it was reserved under.
     pub allowance: u64,
-    /// The token's counted uses when it was reserved (not counting this one).
+    /// The token's uses when it was reserved, not counting this one: those counted and those
+    /// other requests hold, since a held use counts unless it is given back. So
+    /// `allowance - used - 1` is what is left if this one is charged, even while an earlier
+    /// charge of the same client is still being written in the background.
     pub used: u64,
 }
 

@@ -320,7 +320,7 @@ impl UsageStore for PostgresStore {
                      SELECT $1, 0, 1 WHERE $2::BIGINT > 0
                      ON CONFLICT (token_id) DO UPDATE SET reserved = u.reserved + 1
                      WHERE u.used + u.reserved < $2
-                     RETURNING u.used),
+                     RETURNING u.used + u.reserved - 1 AS used),
                  r AS (
                      INSERT INTO l402_reservations (id, token_id, lease_until)
                      SELECT $3, $1, $4 FROM took)

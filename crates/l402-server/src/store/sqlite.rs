@@ -494,7 +494,7 @@ impl UsageStore for SqliteStore {
                     params![id, &token_id.0[..], lease_until],
                 )?;
                 tx.commit()?;
-                Ok(Some(count(used)))
+                Ok(Some(count(used).saturating_add(count(held))))
             })
             .await?;
         Ok(reserved.map(|used| Reservation { id, token_id, allowance, used }))

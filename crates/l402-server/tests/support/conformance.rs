@@ -192,6 +192,10 @@ async fn a_reservation_reads_the_counted_uses(p: Pair) -> Result {
     p.a.commit_use(&first).await?;
     let second = p.b.reserve_use(&token(11), 3, 1_000).await?.ok_or("granted")?;
     assert_eq!(second.used, 1);
+    // A use still held elsewhere counts too: it is charged unless given back.
+    let third = p.a.reserve_use(&token(11), 3, 1_000).await?.ok_or("granted")?;
+    assert_eq!(third.used, 2, "one counted, one held by the second");
+    p.a.release_use(&third).await?;
     assert_eq!(p.b.commit_use(&second).await?, 2);
     assert!(p.a.reserve_use(&token(11), 0, 1_000).await?.is_none(), "a zero allowance");
     p.a.ping().await?;
