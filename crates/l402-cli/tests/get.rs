@@ -301,6 +301,30 @@ async fn refusals_have_typed_exit_codes_and_pay_nothing() {
     assert_eq!((run.code, run.error()["code"].as_str()), (Some(8), Some("transport")));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_refused_the_token_it_sold_is_not_paid_again_until_asked() {
+    let env = env("rejected").await;
+    env.server.set_mode(Mode::RejectAllTokens);
+    let url = env.server.url("/");
+    let run = env.l402(&["get", &url]).await;
+    assert_eq!((run.code, run.error()["code"].as_str()), (Some(7), Some("token-rejected")));
+    let hash = run.error()["payment_hash"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let run = env.l402(&["get", &url]).await;
+        assert_eq!((run.code, run.error()["code"].as_str()), (Some(4), Some("rejected-recently")));
+        assert_eq!(run.error()["payment_hash"], hash.as_str());
+        assert!(run.error()["retry_after"].as_u64().is_some());
+    }
+    assert_eq!(env.server.settled().await, 1, "paid once");
+    let spend = env.l402(&["spend", "--json", "--entries"]).await.json();
+    assert_eq!(spend["entries"][0]["outcome"], "rejected");
+    assert_eq!(spend["periods"]["total"]["rejected"], 1);
+    assert_eq!(spend["periods"]["total"]["amount_msat"], PRICE_MSAT, "still spent");
+    let run = env.l402(&["get", "--retry-rejected", &url]).await;
+    assert_eq!((run.code, run.error()["code"].as_str()), (Some(7), Some("token-rejected")));
+    assert_eq!(env.server.settled().await, 2);
+}
+
 /// A server that accepts, reads a request head, optionally writes `head`, and then says
 /// nothing more, holding the connection open.
 async fn silent_server(head: &'static [u8]) -> std::net::SocketAddr {

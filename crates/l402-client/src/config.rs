@@ -29,6 +29,11 @@ pub struct Config {
     /// Send credentials over plain HTTP to hosts that are not loopback. Default false: the
     /// token is a bearer credential and anyone on the path could replay it.
     pub allow_insecure_http: bool,
+    /// After the server refused a token just paid for, how long its scope is not paid again
+    /// (`rejected-recently`). Default one hour (decision 0708).
+    pub rejected_backoff: Duration,
+    /// Pay a scope again even within its back-off. Default false.
+    pub retry_rejected: bool,
 }
 
 impl Default for Config {
@@ -41,6 +46,8 @@ impl Default for Config {
             scope: ScopePolicy::default(),
             pay_timeout: Duration::from_secs(60),
             allow_insecure_http: false,
+            rejected_backoff: Duration::from_secs(3600),
+            retry_rejected: false,
         }
     }
 }
@@ -105,6 +112,18 @@ impl Builder {
     /// Allows credentials over plain HTTP to non-loopback hosts.
     pub fn allow_insecure_http(mut self, allow: bool) -> Builder {
         self.config.allow_insecure_http = allow;
+        self
+    }
+
+    /// How long a scope whose fresh token was refused is not paid again (default one hour).
+    pub fn rejected_backoff(mut self, backoff: Duration) -> Builder {
+        self.config.rejected_backoff = backoff;
+        self
+    }
+
+    /// Pays a scope again even within its back-off after a refused token.
+    pub fn retry_rejected(mut self, retry: bool) -> Builder {
+        self.config.retry_rejected = retry;
         self
     }
 

@@ -90,6 +90,15 @@ pub enum Error {
     BodyNotReplayable,
     /// A credential would be sent over plain HTTP to a host that is not loopback.
     InsecureTransport,
+    /// The server refused a token paid for this scope within the back-off
+    /// (`Config::rejected_backoff`), so it is not paid again; nothing is paid
+    /// (`Config::retry_rejected` overrides).
+    RejectedRecently {
+        /// The payment whose token was refused.
+        payment_hash: PaymentHash,
+        /// When the scope may be paid again.
+        until: std::time::SystemTime,
+    },
     /// The challenge came from another origin than the request's, after redirects: the
     /// token would be stored and sent for the wrong origin (and HTTP clients drop
     /// `Authorization` on such redirects), so nothing is paid. Request `url` directly.
@@ -122,6 +131,7 @@ impl Error {
             Error::BodyNotReplayable => "body-not-replayable",
             Error::InsecureTransport => "insecure-transport",
             Error::RedirectedChallenge { .. } => "redirected-challenge",
+            Error::RejectedRecently { .. } => "rejected-recently",
             Error::Store(_) => "store",
             Error::TokenKey(_) => "token-key",
             Error::Lightning(_) => "lightning",
@@ -142,6 +152,7 @@ impl Error {
         "body-not-replayable",
         "insecure-transport",
         "redirected-challenge",
+        "rejected-recently",
         "store",
         "token-key",
         "lightning",
@@ -213,6 +224,10 @@ impl fmt::Display for Error {
             Error::InsecureTransport => {
                 f.write_str("refusing to send an L402 credential over plain HTTP to a non-loopback host")
             }
+            Error::RejectedRecently { payment_hash, .. } => write!(
+                f,
+                "this server refused the token it sold (payment {payment_hash}); not paying it again within the back-off"
+            ),
             Error::RedirectedChallenge { url } => write!(
                 f,
                 "the challenge came from another origin after a redirect ({url}); nothing paid: request it directly"

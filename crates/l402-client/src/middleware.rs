@@ -14,8 +14,8 @@ use reqwest_middleware::{Middleware, Next};
 use crate::scope::{is_loopback, ledger_url};
 use crate::store::TokenStore;
 use crate::{
-    Builder, Config, Error, Outcome, Paid, PendingPayment, Resolution, Scope, ScopePolicy, Token,
-    TokenStatus,
+    Builder, Config, Error, LedgerQuery, Outcome, Paid, PendingPayment, Resolution, Scope,
+    ScopePolicy, Token, TokenStatus,
 };
 
 /// A reqwest middleware that pays L402 challenges. Cheap to clone; clones share their
@@ -486,11 +486,16 @@ impl L402Middleware {
                     resp = r;
                 }
             }
+            self.refused_recently(&scope).await?;
             self.pay(&scope, &url, &resp).await?
         };
 
         let mut r = next.run(with_token(template, &token), ext).await?;
         if needs_payment(&r) {
+            // Paid, and refused: remembered in the ledger, so that no run pays this scope
+            // again within the back-off (decision 0708).
+            let hash = token.payment_hash;
+            self.blocking(move |st| st.reject_payment(&hash)).await?;
             self.drop_token(&scope, token.payment_hash).await?;
             return Err(Error::TokenRejected {
                 payment_hash: token.payment_hash,
@@ -506,6 +511,27 @@ impl L402Middleware {
         }
         .attach(&mut r);
         Ok(r)
+    }
+
+    /// Fails if this scope's last payment bought a token the server refused, within the
+    /// back-off (unless `retry_rejected`). The ledger is the memory: nothing else to keep.
+    async fn refused_recently(&self, scope: &Scope) -> Result<(), Error> {
+        let cfg = &self.inner.config;
+        if cfg.retry_rejected || cfg.rejected_backoff.is_zero() {
+            return Ok(());
+        }
+        let now = self.inner.clock.now();
+        let since = now.checked_sub(cfg.rejected_backoff);
+        let query = LedgerQuery { since, domain: Some(scope.domain().to_owned()) };
+        let entries = self.blocking(move |st| st.ledger(&query)).await?;
+        let last = entries.into_iter().rev().find(|e| &e.scope == scope);
+        match last {
+            Some(e) if e.outcome == Outcome::Rejected => Err(Error::RejectedRecently {
+                payment_hash: e.payment_hash,
+                until: e.time + cfg.rejected_backoff,
+            }),
+            _ => Ok(()),
+        }
     }
 
     async fn drop_token(&self, scope: &Scope, hash: PaymentHash) -> Result<(), Error> {

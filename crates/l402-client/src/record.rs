@@ -44,15 +44,19 @@ pub enum Outcome {
     /// Not paid; the code says why (a `l402_lightning::Error` code, or `not-attempted` for a
     /// pending record the payer had never heard of).
     Failed(String),
+    /// Paid, but the server refused the token it sold: the money is spent, and the scope is
+    /// not paid again within the back-off (decision 0708).
+    Rejected,
 }
 
 impl Outcome {
-    /// `pending`, `paid` or `failed`.
+    /// `pending`, `paid`, `failed` or `rejected`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Outcome::Pending => "pending",
             Outcome::Paid => "paid",
             Outcome::Failed(_) => "failed",
+            Outcome::Rejected => "rejected",
         }
     }
 }
@@ -80,11 +84,13 @@ pub struct LedgerEntry {
 }
 
 impl LedgerEntry {
-    /// What this entry counts against budgets: amount plus fee for paid and pending
-    /// payments, nothing for failed ones.
+    /// What this entry counts against budgets: amount plus fee for paid (also rejected) and
+    /// pending payments, nothing for failed ones.
     pub fn counted_msat(&self) -> u64 {
         match self.outcome {
-            Outcome::Paid | Outcome::Pending => self.amount_msat.saturating_add(self.fee_msat),
+            Outcome::Paid | Outcome::Rejected | Outcome::Pending => {
+                self.amount_msat.saturating_add(self.fee_msat)
+            }
             Outcome::Failed(_) => 0,
         }
     }
@@ -161,12 +167,14 @@ impl LedgerQuery {
 /// Totals over ledger entries.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SpendSummary {
-    /// Amounts of paid entries, in millisatoshis.
+    /// Amounts of paid entries (rejected ones included: they were paid), in millisatoshis.
     pub amount_msat: u64,
     /// Fees of paid entries, in millisatoshis.
     pub fee_msat: u64,
-    /// Number of paid entries.
+    /// Number of paid entries, rejected ones included.
     pub paid: u64,
+    /// Of those, the number whose token the server refused (`rejected`).
+    pub rejected: u64,
     /// Number of pending entries.
     pub pending: u64,
     /// Number of failed entries.
@@ -183,8 +191,9 @@ impl SpendSummary {
         let mut s = SpendSummary::default();
         for e in entries {
             match &e.outcome {
-                Outcome::Paid => {
+                Outcome::Paid | Outcome::Rejected => {
                     s.paid += 1;
+                    s.rejected += u64::from(e.outcome == Outcome::Rejected);
                     s.amount_msat = s.amount_msat.saturating_add(e.amount_msat);
                     s.fee_msat = s.fee_msat.saturating_add(e.fee_msat);
                     let d = s.by_domain_msat.entry(e.domain.clone()).or_insert(0);
@@ -330,6 +339,7 @@ impl PaymentRow {
             "pending" => Outcome::Pending,
             "paid" => Outcome::Paid,
             "failed" => Outcome::Failed(self.error.clone().unwrap_or_default()),
+            "rejected" => Outcome::Rejected,
             _ => return Err(corrupt("payment outcome")),
         };
         Ok(LedgerEntry {
@@ -364,7 +374,7 @@ impl PaymentRow {
     /// What this row counts against budgets.
     pub(crate) fn counted_msat(&self) -> u64 {
         match self.outcome.as_str() {
-            "paid" | "pending" => self.amount_msat.saturating_add(self.fee_msat),
+            "paid" | "pending" | "rejected" => self.amount_msat.saturating_add(self.fee_msat),
             _ => 0,
         }
     }

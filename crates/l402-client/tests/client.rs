@@ -257,6 +257,50 @@ async fn a_server_that_rejects_every_token_costs_one_payment() -> Result {
     Ok(())
 }
 
+/// A server that refused the token it just sold is not paid again within the back-off, by
+/// this run or the next (the ledger remembers: "paid, rejected"); asked to, or once the
+/// back-off has passed, the client pays it again.
+#[tokio::test]
+async fn a_scope_that_refused_its_fresh_token_is_not_paid_again_within_the_back_off() -> Result {
+    let env = env("reject-back-off").await?;
+    env.server.set_mode(Mode::RejectAllTokens);
+    let path = env.dir.join("tokens.sqlite");
+    let store: Arc<dyn TokenStore> = Arc::new(SqliteStore::open(&path, None)?);
+    let c = client(&env.middleware(store.clone(), Budget::unlimited()));
+    let e = c.get(env.server.url("/")).send().await.err().ok_or("expected an error")?;
+    assert_eq!(code(&e), "token-rejected");
+    let ledger = store.ledger(&LedgerQuery::all())?;
+    assert_eq!(ledger.iter().map(|e| e.outcome.clone()).collect::<Vec<_>>(), [Outcome::Rejected]);
+    assert_eq!(store.spent(None, None)?, PRICE_MSAT, "a rejected payment was still spent");
+
+    // The next run (a reopened store) refuses before paying.
+    let store: Arc<dyn TokenStore> = Arc::new(SqliteStore::open(&path, None)?);
+    let c = client(&env.middleware(store.clone(), Budget::unlimited()));
+    for _ in 0..3 {
+        let e = c.get(env.server.url("/again")).send().await.err().ok_or("expected an error")?;
+        assert_eq!(code(&e), "rejected-recently");
+        assert!(Error::from_middleware(&e).is_some_and(Error::nothing_paid));
+    }
+    assert_eq!(env.spent(), PRICE_MSAT, "paid once in all");
+
+    // Asked to, it pays again (and is refused again).
+    let bold = L402Middleware::builder(env.payer.clone(), store.clone())
+        .network(Network::Regtest)
+        .clock(env.clock.clone())
+        .retry_rejected(true)
+        .build();
+    let e = client(&bold).get(env.server.url("/")).send().await.err().ok_or("expected an error")?;
+    assert_eq!(code(&e), "token-rejected");
+    assert_eq!(env.spent(), 2 * PRICE_MSAT);
+
+    // After the back-off, the server is trusted again.
+    env.server.set_mode(Mode::Honest);
+    env.clock.advance(Duration::from_secs(3601));
+    assert_eq!(get(&c, &env.server.url("/")).await?.0, 200);
+    assert_eq!(env.spent(), 3 * PRICE_MSAT);
+    Ok(())
+}
+
 #[tokio::test]
 async fn hostile_challenges_are_refused_without_paying() -> Result {
     let env = env("hostile").await?;

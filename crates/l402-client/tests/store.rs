@@ -195,6 +195,25 @@ fn pending_payments_survive_and_resolve_once(store: &dyn TokenStore) -> Result {
     Ok(())
 }
 
+/// Only a paid payment can be marked rejected; it still counts against budgets.
+fn a_rejected_payment_stays_spent_and_says_so(store: &dyn TokenStore) -> Result {
+    let a = scope("https://a.example")?;
+    let hash = paid(store, 1, &a, 1_000, t0())?;
+    let (p, _) = pending(2, &a, 500, t0())?;
+    store.begin_payment(&p, &Budget::unlimited(), t0())?;
+    assert!(!store.reject_payment(&p.payment_hash)?, "a pending payment is not rejected");
+    assert!(!store.reject_payment(&PaymentHash([9; 32]))?, "an unknown one neither");
+    assert!(store.reject_payment(&hash)?);
+    assert!(!store.reject_payment(&hash)?, "once");
+    let ledger = store.ledger(&LedgerQuery::all())?;
+    let outcomes: Vec<_> = ledger.iter().map(|e| e.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["rejected", "pending"]);
+    assert_eq!(store.spent(None, Some("a.example"))?, 1_007 + 600, "rejected still counts");
+    let summary = SpendSummary::of(&ledger);
+    assert_eq!((summary.paid, summary.rejected, summary.pending), (1, 1, 1));
+    Ok(())
+}
+
 fn ledger_queries_by_time_and_domain(store: &dyn TokenStore) -> Result {
     let a = scope("https://a.example")?;
     let b = scope("http://b.example")?;
@@ -265,6 +284,10 @@ macro_rules! store_suite {
             #[test]
             fn scope_locks_exclude() -> Result {
                 with_store(super::scope_locks_exclude)
+            }
+            #[test]
+            fn a_rejected_payment_stays_spent_and_says_so() -> Result {
+                with_store(super::a_rejected_payment_stays_spent_and_says_so)
             }
         }
     };

@@ -2,7 +2,7 @@
 //!
 //! Exit codes (documented in docs/client.md):
 //! 0 response with status < 400; 2 usage; 3 response with status >= 400;
-//! 4 refused by a limit (`over-budget`, `over-max-cost`); 5 payment failed, nothing paid;
+//! 4 refused by a limit (`over-budget`, `over-max-cost`, `rejected-recently`); 5 payment failed, nothing paid;
 //! 6 payment outcome unknown or still pending (`payment-failed` with paid=unknown,
 //! `payment-pending`); 7 the server misbehaved (`invalid-challenge`, `invalid-invoice`,
 //! `invoice-mismatch`, `token-rejected`, `insecure-transport`, `redirected-challenge`); 8
@@ -79,6 +79,10 @@ pub(crate) struct GetArgs {
     /// `cacert` in the configuration file.
     #[arg(long, value_name = "FILE")]
     cacert: Option<PathBuf>,
+    /// Pay even a server that refused the token it sold within the last hour
+    /// (`rejected-recently` otherwise).
+    #[arg(long)]
+    retry_rejected: bool,
     /// Show the price, the budget headroom and whether a cached token applies; pay nothing.
     #[arg(long)]
     dry_run: bool,
@@ -99,7 +103,9 @@ pub(crate) struct GetArgs {
 /// The exit code for a client error.
 fn exit_for(e: &Error) -> u8 {
     match e {
-        Error::OverBudget { .. } | Error::OverMaxCost { .. } => LIMIT,
+        Error::OverBudget { .. } | Error::OverMaxCost { .. } | Error::RejectedRecently { .. } => {
+            LIMIT
+        }
         Error::PaymentFailed { paid: Paid::No, .. } => NOT_PAID,
         Error::PaymentFailed { .. } | Error::PaymentPending { .. } => UNKNOWN,
         Error::InvalidChallenge(_)
@@ -124,6 +130,11 @@ fn client_error(e: &Error) -> ExitCode {
         }
         Error::PaymentPending { payment_hash } | Error::TokenRejected { payment_hash, .. } => {
             set(&mut v, "payment_hash", json!(payment_hash.to_string()));
+        }
+        Error::RejectedRecently { payment_hash, until } => {
+            set(&mut v, "payment_hash", json!(payment_hash.to_string()));
+            let secs = until.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            set(&mut v, "retry_after", json!(secs));
         }
         Error::OverBudget { limit_msat, spent_msat, needed_msat, .. } => {
             set(&mut v, "limit_msat", json!(limit_msat));
@@ -285,6 +296,7 @@ async fn get(a: GetArgs) -> ExitCode {
         .max_cost_msat(cfg.max_cost_msat)
         .max_fee_msat(cfg.max_fee_msat)
         .budget(cfg.budget.clone())
+        .retry_rejected(a.retry_rejected)
         .build();
     if a.dry_run {
         return dry_run(&m, &http, method, url, headers, body, as_json).await;

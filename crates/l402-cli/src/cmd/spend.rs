@@ -38,6 +38,7 @@ fn summary_json(s: &SpendSummary) -> serde_json::Value {
         "amount_msat": s.amount_msat,
         "fee_msat": s.fee_msat,
         "paid": s.paid,
+        "rejected": s.rejected,
         "pending": s.pending,
         "failed": s.failed,
         "reserved_msat": s.reserved_msat,
@@ -108,15 +109,16 @@ pub(crate) fn run(a: SpendArgs) -> ExitCode {
         return out::json(&v);
     }
     println!(
-        "{:<6} {:>14} {:>12} {:>5} {:>8} {:>7}",
-        "period", "spent_msat", "fees_msat", "paid", "pending", "failed"
+        "{:<6} {:>14} {:>12} {:>5} {:>8} {:>8} {:>7}",
+        "period", "spent_msat", "fees_msat", "paid", "rejected", "pending", "failed"
     );
     for (name, s) in &rows {
         println!(
-            "{name:<6} {:>14} {:>12} {:>5} {:>8} {:>7}",
+            "{name:<6} {:>14} {:>12} {:>5} {:>8} {:>8} {:>7}",
             s.amount_msat + s.fee_msat,
             s.fee_msat,
             s.paid,
+            s.rejected,
             s.pending,
             s.failed
         );

@@ -124,6 +124,10 @@ impl TokenStore for FileStore {
         self.update(|s| s.resolve_payment(payment_hash, resolution, now, &self.sealer))
     }
 
+    fn reject_payment(&self, payment_hash: &PaymentHash) -> Result<bool, Error> {
+        self.update(|s| Ok(s.reject_payment(payment_hash)))
+    }
+
     fn pending(&self) -> Result<Vec<PendingPayment>, Error> {
         self.read(|s| s.pending(&self.sealer))
     }

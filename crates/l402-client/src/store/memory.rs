@@ -67,6 +67,10 @@ impl TokenStore for MemoryStore {
         self.state().resolve_payment(payment_hash, resolution, now, &self.sealer)
     }
 
+    fn reject_payment(&self, payment_hash: &PaymentHash) -> Result<bool, Error> {
+        Ok(self.state().reject_payment(payment_hash))
+    }
+
     fn pending(&self) -> Result<Vec<PendingPayment>, Error> {
         self.state().pending(&self.sealer)
     }

@@ -94,6 +94,10 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     /// Every pending payment.
     fn pending(&self) -> Result<Vec<PendingPayment>, Error>;
 
+    /// Marks a paid payment `rejected`: the server refused the token it sold (decision 0708).
+    /// Returns whether a paid payment was found.
+    fn reject_payment(&self, payment_hash: &PaymentHash) -> Result<bool, Error>;
+
     /// The ledger, oldest first.
     fn ledger(&self, query: &LedgerQuery) -> Result<Vec<LedgerEntry>, Error>;
 

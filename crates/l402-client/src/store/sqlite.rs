@@ -172,7 +172,7 @@ fn spent(conn: &Connection, since: Option<SystemTime>, domain: Option<&str>) -> 
     let since = to_sql(since.map_or(0, to_unix));
     let total: i64 = conn.query_row(
         "SELECT COALESCE(SUM(amount_msat + fee_msat), 0) FROM payments \
-         WHERE outcome IN ('paid', 'pending') AND time >= ?1 AND (?2 IS NULL OR domain = ?2)",
+         WHERE outcome IN ('paid', 'pending', 'rejected') AND time >= ?1 AND (?2 IS NULL OR domain = ?2)",
         params![since, domain],
         |r| r.get(0),
     )?;
@@ -316,6 +316,14 @@ impl TokenStore for SqliteStore {
         put_payment_row(&tx, &row)?;
         tx.commit()?;
         Ok(())
+    }
+
+    fn reject_payment(&self, payment_hash: &PaymentHash) -> Result<bool, Error> {
+        let n = self.conn().execute(
+            "UPDATE payments SET outcome = 'rejected' WHERE payment_hash = ?1 AND outcome = 'paid'",
+            params![payment_hash.to_string()],
+        )?;
+        Ok(n > 0)
     }
 
     fn pending(&self) -> Result<Vec<PendingPayment>, Error> {

@@ -61,6 +61,12 @@ impl State {
         matches
     }
 
+    pub(crate) fn reject_payment(&mut self, hash: &PaymentHash) -> bool {
+        let hash = hash.to_string();
+        let row = self.payments.iter_mut().find(|p| p.payment_hash == hash && p.outcome == "paid");
+        row.map(|p| p.outcome = "rejected".into()).is_some()
+    }
+
     pub(crate) fn spent(&self, since: Option<SystemTime>, domain: Option<&str>) -> u64 {
         let since = since.map(to_unix);
         self.payments
