@@ -1,6 +1,8 @@
 //! `l402`: the command-line face of the l402 crates.
 //!
-//! Output is JSON on stdout; errors are one JSON object `{"code": .., "message": ..}` on stderr.
+//! Output is JSON on stdout (`l402 get` writes the body, as curl); errors are one JSON object
+//! `{"code": .., "message": ..}` on stderr, or text for a person at a terminal where the
+//! command has no `--json` asked.
 //! Exit codes: 0 success, 1 the input was refused (with a stable code), 2 usage errors.
 #![forbid(unsafe_code)]
 
@@ -50,6 +52,11 @@ fn main() -> ExitCode {
             // --help and --version.
             let _ = e.print();
             return ExitCode::SUCCESS;
+        }
+        // A person at a terminal reads clap's own text (with the help it suggests).
+        Err(e) if std::io::IsTerminal::is_terminal(&std::io::stderr()) => {
+            let _ = e.print();
+            return ExitCode::from(out::USAGE);
         }
         Err(e) => return out::usage(&e.to_string()),
     };

@@ -1,6 +1,7 @@
 //! The one place the CLI writes results and errors.
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
@@ -26,11 +27,38 @@ pub(crate) fn line(s: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Errors as text for a person (`l402 get` at a terminal without `--json`), else JSON.
+static HUMAN: AtomicBool = AtomicBool::new(false);
+
+/// Writes errors for a person from now on (`true`), or as JSON.
+pub(crate) fn human(on: bool) {
+    HUMAN.store(on, Ordering::Relaxed);
+}
+
+/// Prints an error object (`code`, `message`, details) on stderr, as one JSON line or, for a
+/// person, as `l402: message (code)` with the details after it; exits with `status`.
+pub(crate) fn error(v: &serde_json::Value, status: u8) -> ExitCode {
+    if HUMAN.load(Ordering::Relaxed) {
+        let text = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or_default().to_owned();
+        let mut line = format!("l402: {} ({})", text("message"), text("code"));
+        if let Some(o) = v.as_object() {
+            for (k, x) in o.iter().filter(|(k, _)| !matches!(k.as_str(), "code" | "message")) {
+                line.push_str(&format!(
+                    "\n  {k}: {}",
+                    x.as_str().map_or(x.to_string(), str::to_owned)
+                ));
+            }
+        }
+        eprintln!("{line}");
+    } else {
+        eprintln!("{v}");
+    }
+    ExitCode::from(status)
+}
+
 /// Prints `{"code", "message"}` on stderr and exits with `status`.
 pub(crate) fn fail(code: &str, message: &str, status: u8) -> ExitCode {
-    let v = serde_json::json!({ "code": code, "message": message });
-    eprintln!("{v}");
-    ExitCode::from(status)
+    error(&serde_json::json!({ "code": code, "message": message }), status)
 }
 
 /// A usage error (exit 2).

@@ -202,7 +202,7 @@ async fn run(mut cmd: tokio::process::Command, input: Option<Vec<u8>>) -> Run {
 async fn get_pays_once_then_reuses_and_the_tokens_and_spend_commands_see_it() {
     let env = env("pay").await;
     let url = env.server.url("/weather");
-    let first = env.l402(&["get", &url]).await;
+    let first = env.l402(&["get", "--json", &url]).await;
     assert_eq!(first.code, Some(0), "{}", first.stderr);
     let v = first.json();
     assert_eq!(v["status"], 200);
@@ -211,7 +211,7 @@ async fn get_pays_once_then_reuses_and_the_tokens_and_spend_commands_see_it() {
     assert_eq!(v["payment"]["amount_msat"], PRICE_MSAT);
     let hash = v["payment"]["payment_hash"].as_str().unwrap().to_owned();
 
-    let second = env.l402(&["get", &env.server.url("/other")]).await;
+    let second = env.l402(&["get", "--json", &env.server.url("/other")]).await;
     assert_eq!(second.code, Some(0), "{}", second.stderr);
     assert_eq!(second.json()["payment"]["paid_now"], false);
     assert_eq!(second.json()["payment"]["payment_hash"], hash.as_str());
@@ -252,7 +252,7 @@ async fn get_pays_once_then_reuses_and_the_tokens_and_spend_commands_see_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn dry_run_shows_the_price_and_pays_nothing() {
     let env = env("dry").await;
-    let run = env.l402(&["get", "--dry-run", &env.server.url("/")]).await;
+    let run = env.l402(&["get", "--json", "--dry-run", &env.server.url("/")]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let v = run.json();
     assert_eq!(v["payment_required"], true);
@@ -263,7 +263,7 @@ async fn dry_run_shows_the_price_and_pays_nothing() {
     // Even without a reachable wallet.
     let run = env
         .l402_in(
-            &["get", "--dry-run", "--max-cost", "1", &env.server.url("/")],
+            &["get", "--json", "--dry-run", "--max-cost", "1", &env.server.url("/")],
             &env.dir.join("nowhere"),
         )
         .await;
@@ -275,29 +275,35 @@ async fn dry_run_shows_the_price_and_pays_nothing() {
 async fn refusals_have_typed_exit_codes_and_pay_nothing() {
     let env = env("refuse").await;
     let url = env.server.url("/");
-    let run = env.l402(&["get", "--max-cost", "1", &url]).await;
+    let run = env.l402(&["get", "--json", "--max-cost", "1", &url]).await;
     assert_eq!((run.code, run.error()["code"].as_str()), (Some(4), Some("over-max-cost")));
 
     std::fs::write(env.dir.join("client.toml"), "[budget]\nper_request_sat = 5\n").unwrap();
     let config = env.dir.join("client.toml");
-    let run = env.l402(&["get", "--config", config.to_str().unwrap(), &url]).await;
+    let run = env.l402(&["get", "--json", "--config", config.to_str().unwrap(), &url]).await;
     assert_eq!(run.code, Some(4), "{}", run.stderr);
     assert_eq!(run.error()["code"], "over-budget");
     assert_eq!(run.error()["reason"], "per-request");
 
     env.server.set_mode(Mode::WrongHash);
-    let run = env.l402(&["get", &url]).await;
+    let run = env.l402(&["get", "--json", &url]).await;
     assert_eq!((run.code, run.error()["code"].as_str()), (Some(7), Some("invoice-mismatch")));
     env.server.set_mode(Mode::Amountless);
-    let run = env.l402(&["get", &url]).await;
+    let run = env.l402(&["get", "--json", &url]).await;
     assert_eq!((run.code, run.error()["reason"].as_str()), (Some(7), Some("amount-required")));
     assert_eq!(env.server.settled().await, 0);
 
-    let run = env.l402_in(&["get", &url], &env.dir.join("nowhere")).await;
-    assert_eq!((run.code, run.error()["code"].as_str()), (Some(9), Some("config")));
-    let run = env.l402(&["get", "-H", "no colon", &url]).await;
+    // Without a usable wallet, a 402 fails before anything moves (a free URL is fetched:
+    // `a_free_url_needs_no_wallet`).
+    env.server.set_mode(Mode::Honest);
+    let run = env.l402_in(&["get", "--json", &url], &env.dir.join("nowhere")).await;
+    assert_eq!((run.code, run.error()["code"].as_str()), (Some(5), Some("payment-failed")));
+    assert_eq!(run.error()["reason"], "config", "{}", run.stderr);
+    assert_eq!(run.error()["paid"], "no");
+    assert_eq!(env.server.settled().await, 0);
+    let run = env.l402(&["get", "--json", "-H", "no colon", &url]).await;
     assert_eq!(run.code, Some(2));
-    let run = env.l402(&["get", "http://127.0.0.1:1/"]).await;
+    let run = env.l402(&["get", "--json", "http://127.0.0.1:1/"]).await;
     assert_eq!((run.code, run.error()["code"].as_str()), (Some(8), Some("transport")));
 }
 
@@ -306,11 +312,11 @@ async fn a_server_that_refused_the_token_it_sold_is_not_paid_again_until_asked()
     let env = env("rejected").await;
     env.server.set_mode(Mode::RejectAllTokens);
     let url = env.server.url("/");
-    let run = env.l402(&["get", &url]).await;
+    let run = env.l402(&["get", "--json", &url]).await;
     assert_eq!((run.code, run.error()["code"].as_str()), (Some(7), Some("token-rejected")));
     let hash = run.error()["payment_hash"].as_str().unwrap().to_owned();
     for _ in 0..2 {
-        let run = env.l402(&["get", &url]).await;
+        let run = env.l402(&["get", "--json", &url]).await;
         assert_eq!((run.code, run.error()["code"].as_str()), (Some(4), Some("rejected-recently")));
         assert_eq!(run.error()["payment_hash"], hash.as_str());
         assert!(run.error()["retry_after"].as_u64().is_some());
@@ -320,9 +326,54 @@ async fn a_server_that_refused_the_token_it_sold_is_not_paid_again_until_asked()
     assert_eq!(spend["entries"][0]["outcome"], "rejected");
     assert_eq!(spend["periods"]["total"]["rejected"], 1);
     assert_eq!(spend["periods"]["total"]["amount_msat"], PRICE_MSAT, "still spent");
-    let run = env.l402(&["get", "--retry-rejected", &url]).await;
+    let run = env.l402(&["get", "--json", "--retry-rejected", &url]).await;
     assert_eq!((run.code, run.error()["code"].as_str()), (Some(7), Some("token-rejected")));
     assert_eq!(env.server.settled().await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_free_url_needs_no_wallet_and_redirects_are_followed_only_with_l() {
+    let env = env("no-wallet").await;
+    let (front, task) = common::redirector(env.server.url("")).await.unwrap();
+    let url = format!("http://{front}/x");
+    let nowhere = env.dir.join("nowhere");
+    let run = env.l402_in(&["get", "--json", &url], &nowhere).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.json()["status"], 307, "not followed without -L");
+    // With -L the redirect leads to a paid server on another origin: not paid there.
+    let run = env.l402(&["get", "--json", "-L", &url]).await;
+    assert_eq!((run.code, run.error()["code"].as_str()), (Some(7), Some("redirected-challenge")));
+    let run = env.l402(&["get", "--json", "-L", "--max-redirs", "0", &url]).await;
+    assert_eq!(run.code, Some(0), "--max-redirs 0 follows none: {}", run.stderr);
+    assert_eq!(env.server.settled().await, 0);
+    task.abort();
+}
+
+/// curl's habits: the body goes to stdout as it arrives, piped or not; -i puts the status
+/// and headers first; -f writes no body for an error status; -s silences the payment line;
+/// --max-filesize bounds the body.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_body_goes_raw_to_stdout_with_curls_flags() {
+    let env = env("raw").await;
+    let url = env.server.url("/raw");
+    let run = env.l402(&["get", &url]).await;
+    assert_eq!((run.code, run.stdout.as_str()), (Some(0), "paid GET /raw "), "{}", run.stderr);
+    assert!(run.stderr.contains("l402: paid"), "{}", run.stderr);
+    let run = env.l402(&["get", "-s", "-i", &url]).await;
+    assert!(run.stdout.starts_with("HTTP/1.1 200 OK\r\n"), "{}", run.stdout);
+    assert!(run.stdout.ends_with("\r\n\r\npaid GET /raw "), "{}", run.stdout);
+    assert!(run.stderr.is_empty(), "-s: {}", run.stderr);
+    let run = env.l402(&["get", "-v", &url]).await;
+    assert!(run.stderr.contains(&format!("> GET {url}")), "{}", run.stderr);
+    assert!(run.stderr.contains("< HTTP/1.1 200 OK"), "{}", run.stderr);
+    let run = env.l402(&["get", "--max-filesize", "3", &url]).await;
+    assert_eq!((run.code, run.error()["code"].as_str()), (Some(9), Some("too-large")));
+    assert_eq!(env.server.settled().await, 1, "paid once, reused since");
+    let e404 = silent_server(b"HTTP/1.1 404 Not Found\r\ncontent-length: 4\r\n\r\nnope").await;
+    let run = env.l402(&["get", &format!("http://{e404}/")]).await;
+    assert_eq!((run.code, run.stdout.as_str()), (Some(3), "nope"));
+    let run = env.l402(&["get", "-f", &format!("http://{e404}/")]).await;
+    assert_eq!((run.code, run.stdout.as_str()), (Some(3), ""));
 }
 
 /// A server that accepts, reads a request head, optionally writes `head`, and then says
@@ -353,7 +404,7 @@ async fn silent_server(head: &'static [u8]) -> std::net::SocketAddr {
 async fn a_server_that_never_answers_or_stalls_its_body_is_a_timeout() {
     let env = env("timeout").await;
     let mute = silent_server(b"").await;
-    let run = env.l402(&["get", "--max-time", "0.5", &format!("http://{mute}/")]).await;
+    let run = env.l402(&["get", "--json", "--max-time", "0.5", &format!("http://{mute}/")]).await;
     assert_eq!(
         (run.code, run.error()["code"].as_str()),
         (Some(8), Some("timeout")),
@@ -361,7 +412,7 @@ async fn a_server_that_never_answers_or_stalls_its_body_is_a_timeout() {
         run.stderr
     );
     let stall = silent_server(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nabc").await;
-    let run = env.l402(&["get", "--max-time", "0.5", &format!("http://{stall}/")]).await;
+    let run = env.l402(&["get", "--json", "--max-time", "0.5", &format!("http://{stall}/")]).await;
     assert_eq!(
         (run.code, run.error()["code"].as_str()),
         (Some(8), Some("timeout")),
@@ -369,7 +420,7 @@ async fn a_server_that_never_answers_or_stalls_its_body_is_a_timeout() {
         run.stderr
     );
     for bad in [["--max-time", "-1"], ["--connect-timeout", "0"]] {
-        let run = env.l402(&["get", bad[0], bad[1], &env.server.url("/")]).await;
+        let run = env.l402(&["get", "--json", bad[0], bad[1], &env.server.url("/")]).await;
         assert_eq!((run.code, run.error()["code"].as_str()), (Some(2), Some("usage")), "{bad:?}");
     }
     assert_eq!(env.server.settled().await, 0);
@@ -382,6 +433,7 @@ async fn post_data_is_replayed_and_output_goes_to_a_file() {
     let run = env
         .l402(&[
             "get",
+            "--json",
             "-X",
             "POST",
             "-d",
@@ -427,7 +479,7 @@ async fn a_download_to_a_file_draws_progress_only_on_a_terminal() {
     assert_eq!(std::fs::read_to_string(&on_tty).unwrap(), "paid GET /weather ");
 
     let piped = env.dir.join("piped.txt");
-    let plain = env.l402(&["get", "-o", piped.to_str().unwrap(), &url]).await;
+    let plain = env.l402(&["get", "--json", "-o", piped.to_str().unwrap(), &url]).await;
     assert_eq!(plain.code, Some(0), "{}", plain.stderr);
     assert!(!plain.stderr.contains("100%"), "progress drawn without a terminal: {}", plain.stderr);
     assert_eq!(std::fs::read_to_string(&piped).unwrap(), "paid GET /weather ");
@@ -442,11 +494,11 @@ async fn https_with_cacert_pays_and_prints_the_body() {
     std::fs::write(&bundle, format!("{}{}", unrelated_ca(), https.ca)).unwrap();
     let cacert = bundle.to_str().unwrap();
 
-    let dry = env.l402(&["get", "--dry-run", "--cacert", cacert, &https.url("/")]).await;
+    let dry = env.l402(&["get", "--json", "--dry-run", "--cacert", cacert, &https.url("/")]).await;
     assert_eq!(dry.code, Some(0), "{}", dry.stderr);
     assert_eq!(dry.json()["payment_required"], true);
 
-    let run = env.l402(&["get", "--cacert", cacert, &https.url("/weather")]).await;
+    let run = env.l402(&["get", "--json", "--cacert", cacert, &https.url("/weather")]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let v = run.json();
     assert_eq!(v["status"], 200);
@@ -456,7 +508,7 @@ async fn https_with_cacert_pays_and_prints_the_body() {
     assert_eq!(env.server.settled().await, 1);
 
     // The token bought over HTTPS is reused there.
-    let again = env.l402(&["get", "--cacert", cacert, &https.url("/again")]).await;
+    let again = env.l402(&["get", "--json", "--cacert", cacert, &https.url("/again")]).await;
     assert_eq!(again.code, Some(0), "{}", again.stderr);
     assert_eq!(again.json()["payment"]["paid_now"], false);
     assert_eq!(again.json()["body"], "paid GET /again ");
@@ -467,7 +519,7 @@ async fn https_with_cacert_pays_and_prints_the_body() {
 async fn https_without_cacert_is_a_transport_error_and_pays_nothing() {
     let env = env("https-untrusted").await;
     let https = Https::start(env.server.addr).await;
-    let run = env.l402(&["get", &https.url("/weather")]).await;
+    let run = env.l402(&["get", "--json", &https.url("/weather")]).await;
     assert_eq!((run.code, run.error()["code"].as_str()), (Some(8), Some("transport")));
     let message = run.error()["message"].as_str().unwrap().to_owned();
     assert!(message.contains("certificate"), "names the TLS cause: {message}");
@@ -504,7 +556,7 @@ async fn an_unusable_cacert_file_is_a_usage_error() {
         (&missing, "unreadable"),
         (&env.dir, "unreadable"),
     ] {
-        let run = env.l402(&["get", "--cacert", file.to_str().unwrap(), &url]).await;
+        let run = env.l402(&["get", "--json", "--cacert", file.to_str().unwrap(), &url]).await;
         assert_eq!(run.code, Some(2), "{}: {}", file.display(), run.stderr);
         let e = run.error();
         assert_eq!((e["code"].as_str(), e["reason"].as_str()), (Some("cacert"), Some(reason)));
@@ -517,10 +569,10 @@ async fn an_unusable_cacert_file_is_a_usage_error() {
 async fn plain_http_needs_no_system_roots() {
     let env = env("no-roots-http").await;
     let url = env.server.url("/weather");
-    let dry = env.l402_without_roots(&["get", "--dry-run", &url]).await;
+    let dry = env.l402_without_roots(&["get", "--json", "--dry-run", &url]).await;
     assert_eq!(dry.code, Some(0), "{}", dry.stderr);
     assert_eq!(dry.json()["payment_required"], true);
-    let run = env.l402_without_roots(&["get", &url]).await;
+    let run = env.l402_without_roots(&["get", "--json", &url]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(run.json()["body"], "paid GET /weather ");
     assert_eq!(run.json()["payment"]["paid_now"], true);
@@ -533,7 +585,7 @@ async fn https_without_system_roots_verifies_against_the_bundled_roots() {
     let https = Https::start(env.server.addr).await;
     // The private CA is in no bundle: refused at the handshake, and the error says which
     // roots were used.
-    let run = env.l402_without_roots(&["get", &https.url("/weather")]).await;
+    let run = env.l402_without_roots(&["get", "--json", &https.url("/weather")]).await;
     assert_eq!(
         (run.code, run.error()["code"].as_str()),
         (Some(8), Some("transport")),
@@ -548,14 +600,20 @@ async fn https_without_system_roots_verifies_against_the_bundled_roots() {
     let ca = env.dir.join("ca.pem");
     std::fs::write(&ca, &https.ca).unwrap();
     let run = env
-        .l402_without_roots(&["get", "--cacert", ca.to_str().unwrap(), &https.url("/weather")])
+        .l402_without_roots(&[
+            "get",
+            "--json",
+            "--cacert",
+            ca.to_str().unwrap(),
+            &https.url("/weather"),
+        ])
         .await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(run.json()["body"], "paid GET /weather ");
     assert_eq!(env.server.settled().await, 1);
 
     // With a bundle, a transport error does not mention roots.
-    let run = env.l402(&["get", &https.url("/weather")]).await;
+    let run = env.l402(&["get", "--json", &https.url("/weather")]).await;
     assert_eq!(run.code, Some(8), "{}", run.stderr);
     assert!(run.error().get("roots").is_none(), "{}", run.stderr);
 }
@@ -589,19 +647,19 @@ async fn cacert_comes_from_the_flag_the_environment_or_the_config_file() {
         assert!(message.contains(missing.to_str().unwrap()), "{message}");
     };
 
-    let none = env.l402(&["get", "--dry-run", &url]).await;
+    let none = env.l402(&["get", "--json", "--dry-run", &url]).await;
     assert_eq!((none.code, none.error()["code"].as_str()), (Some(8), Some("transport")));
 
     // The file alone, found through $HOME like a user's.
     std::fs::create_dir_all(env.dir.join("home/.l402")).unwrap();
     let home_config = env.dir.join("home/.l402/client.toml");
     std::fs::write(&home_config, format!("cacert = {:?}\n", good.to_str().unwrap())).unwrap();
-    trusted(&env.l402(&["get", "--dry-run", &url]).await);
+    trusted(&env.l402(&["get", "--json", "--dry-run", &url]).await);
     std::fs::remove_file(&home_config).unwrap();
 
     with_config(&missing);
     let cfg = config.to_str().unwrap();
-    let run = env.l402(&["get", "--config", cfg, "--dry-run", &url]).await;
+    let run = env.l402(&["get", "--json", "--config", cfg, "--dry-run", &url]).await;
     refused(&run, &format!("cacert in {cfg}"));
 
     // The environment wins over the file.
@@ -619,7 +677,7 @@ async fn cacert_comes_from_the_flag_the_environment_or_the_config_file() {
     refused(&env.l402_env(&flag, &[("L402_CACERT", &good)]).await, "--cacert");
 
     // And a configured CA serves a real paid fetch, not only the dry run.
-    let run = env.l402(&["get", "--config", cfg, &https.url("/weather")]).await;
+    let run = env.l402(&["get", "--json", "--config", cfg, &https.url("/weather")]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(run.json()["payment"]["paid_now"], true);
     assert_eq!(env.server.settled().await, 1);
@@ -639,30 +697,39 @@ async fn a_body_over_max_body_is_refused_before_anything_is_sent() {
         assert_eq!(run.error()["limit_bytes"], limit);
     };
 
-    too_large(&env.l402(&["get", "-X", "POST", "--max-body", "99", "-d", &data, &url]).await, 99);
+    too_large(
+        &env.l402(&["get", "--json", "-X", "POST", "--max-body", "99", "-d", &data, &url]).await,
+        99,
+    );
     let stdin = env
         .l402_stdin(
-            &["get", "-X", "POST", "--max-body", "99", "-d", "@-", &url],
+            &["get", "--json", "-X", "POST", "--max-body", "99", "-d", "@-", &url],
             body.clone().into_bytes(),
         )
         .await;
     too_large(&stdin, 99);
-    too_large(&env.l402(&["get", "-X", "POST", "--max-body", "99", "-d", &body, &url]).await, 99);
+    too_large(
+        &env.l402(&["get", "--json", "-X", "POST", "--max-body", "99", "-d", &body, &url]).await,
+        99,
+    );
     // The default, 64 MiB, against a sparse file one byte over it.
     let big = env.dir.join("big.bin");
     std::fs::File::create(&big).unwrap().set_len((64 << 20) + 1).unwrap();
-    let run = env.l402(&["get", "-X", "POST", "-d", &format!("@{}", big.display()), &url]).await;
+    let run = env
+        .l402(&["get", "--json", "-X", "POST", "-d", &format!("@{}", big.display()), &url])
+        .await;
     too_large(&run, 64 << 20);
     assert_eq!(env.server.challenges(), 0, "nothing was sent");
     assert_eq!(env.server.settled().await, 0, "nothing was paid");
 
     // At the limit it goes through, and is sent again after paying.
-    let run = env.l402(&["get", "-X", "POST", "--max-body", "100", "-d", &data, &url]).await;
+    let run =
+        env.l402(&["get", "--json", "-X", "POST", "--max-body", "100", "-d", &data, &url]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(run.json()["body"], format!("paid POST /submit {body}"));
     let run = env
         .l402_stdin(
-            &["get", "-X", "POST", "--max-body", "100", "-d", "@-", &url],
+            &["get", "--json", "-X", "POST", "--max-body", "100", "-d", "@-", &url],
             body.clone().into_bytes(),
         )
         .await;

@@ -231,7 +231,7 @@ async fn walkthrough(args: &DemoArgs, temp: &std::path::Path) -> Result<(), Fail
 
     step(6, "The same with l402-client, the auto-paying middleware behind `l402 get`");
     // Built like `l402 get`'s, so the demo also runs on a machine without a CA bundle.
-    let http = super::tls::client(&[], super::tls::Timeouts::DEFAULT)
+    let http = super::tls::client(&[], super::tls::Options::DEFAULT)
         .map_err(|e| failed("http", e))?
         .client;
     let wallet = Arc::new(DevPayer::new(&node, 1_000_000));

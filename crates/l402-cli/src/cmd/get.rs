@@ -93,9 +93,36 @@ pub(crate) struct GetArgs {
     /// retry each on their own; 0 for no limit. Paying is bounded by the wallet's timeout.
     #[arg(long, value_name = "SECS", default_value_t = 300.0)]
     max_time: f64,
-    /// Machine output: one JSON object on stdout (the default when stdout is not a terminal).
+    /// Machine output: one JSON object on stdout with status, headers, body and payment;
+    /// errors as JSON on stderr. Without it the body goes to stdout as it arrives (curl's
+    /// habit, decision 0709).
     #[arg(long)]
     json: bool,
+    /// Write the status line and response headers before the body (not with --json).
+    #[arg(short = 'i', long = "include")]
+    include: bool,
+    /// Say nothing on stderr but errors: no progress, no payment line.
+    #[arg(short = 's', long = "silent")]
+    silent: bool,
+    /// Write the request line, the response status and headers to stderr.
+    #[arg(short = 'v', long = "verbose")]
+    verbose: bool,
+    /// Fail on an HTTP status of 400 or more: write no body (exit 3 either way).
+    #[arg(short = 'f', long = "fail")]
+    fail: bool,
+    /// Follow redirects, at most --max-redirs of them (none without -L, as curl).
+    #[arg(short = 'L', long = "location")]
+    location: bool,
+    /// The most redirects -L follows.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    max_redirs: usize,
+    /// Do not verify TLS certificates (loudly warned: the credential is a bearer token).
+    #[arg(short = 'k', long = "insecure")]
+    insecure: bool,
+    /// Stop with `too-large` once the body passes BYTES (default: no limit, 64 MiB with
+    /// --json, which holds the body in memory).
+    #[arg(long, value_name = "BYTES")]
+    max_filesize: Option<u64>,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -143,8 +170,7 @@ fn client_error(e: &Error) -> ExitCode {
         }
         _ => {}
     }
-    eprintln!("{v}");
-    ExitCode::from(exit_for(e))
+    out::error(&v, exit_for(e))
 }
 
 pub(crate) fn run(a: GetArgs) -> ExitCode {
@@ -207,6 +233,23 @@ fn read_bounded(r: impl std::io::Read, what: &str, limit: u64) -> Result<Vec<u8>
     Ok(buf)
 }
 
+/// Stands in for a wallet that cannot be used: free URLs still work, and a 402 fails with why
+/// (nothing is paid).
+struct NoWallet(String);
+
+#[async_trait::async_trait]
+impl Payer for NoWallet {
+    async fn pay(&self, _: PayRequest) -> Result<Payment, l402_lightning::Error> {
+        Err(l402_lightning::Error::Config(format!("no usable wallet: {}", self.0)))
+    }
+    async fn payment_status(
+        &self,
+        _: &PaymentHash,
+    ) -> Result<PaymentStatus, l402_lightning::Error> {
+        Ok(PaymentStatus::Unknown)
+    }
+}
+
 /// Stands in for the wallet in `--dry-run` when none is reachable: it is never asked to pay.
 struct NoPayer;
 
@@ -224,7 +267,8 @@ impl Payer for NoPayer {
 }
 
 async fn get(a: GetArgs) -> ExitCode {
-    let as_json = a.json || !std::io::stdout().is_terminal();
+    let as_json = a.json;
+    out::human(!as_json && std::io::stderr().is_terminal());
     let url = match reqwest::Url::parse(&a.url) {
         Ok(u) => u,
         Err(e) => return out::usage(&format!("bad URL {:?}: {e}", a.url)),
@@ -245,24 +289,26 @@ async fn get(a: GetArgs) -> ExitCode {
                  to be sent again after paying"
             );
             let v = json!({ "code": "body-too-large", "message": message, "limit_bytes": limit });
-            eprintln!("{v}");
-            return ExitCode::from(out::USAGE);
+            return out::error(&v, out::USAGE);
         }
     };
     let cfg = match ClientConfig::load(&a.client, a.max_cost, a.max_fee) {
         Ok(c) => c,
         Err(e) => return out::fail("config", &e.0, LOCAL),
     };
-    let cacert =
-        a.cacert.map(|path| CaCert { path, from: "--cacert".into() }).or(cfg.cacert.clone());
+    let cacert = a
+        .cacert
+        .clone()
+        .map(|path| CaCert { path, from: "--cacert".into() })
+        .or(cfg.cacert.clone());
     let extra = match cacert.as_ref().map(cacert::load).transpose() {
         Ok(r) => r.unwrap_or_default(),
         Err(e) => {
-            eprintln!("{}", json!({ "code": "cacert", "reason": e.reason, "message": e.message }));
-            return ExitCode::from(out::USAGE);
+            let v = json!({ "code": "cacert", "reason": e.reason, "message": e.message });
+            return out::error(&v, out::USAGE);
         }
     };
-    let limits = match timeouts(a.connect_timeout, a.max_time) {
+    let limits = match options(&a) {
         Ok(t) => t,
         Err(e) => return out::fail("usage", &e, out::USAGE),
     };
@@ -289,7 +335,14 @@ async fn get(a: GetArgs) -> ExitCode {
             };
             (Arc::new(NoPayer) as Arc<dyn Payer>, network)
         }
-        (Err(e), false) => return out::fail("config", &e.0, LOCAL),
+        // A wallet is needed only when a 402 arrives: a free URL is fetched without one.
+        (Err(e), false) => {
+            let network = match &cfg.wallet {
+                Wallet::Lnd { network, .. } => *network,
+                Wallet::Dev { .. } => Network::Regtest,
+            };
+            (Arc::new(NoWallet(e.0)) as Arc<dyn Payer>, network)
+        }
     };
     let m = L402Middleware::builder(payer, store.clone())
         .network(network)
@@ -303,12 +356,26 @@ async fn get(a: GetArgs) -> ExitCode {
     }
     let roots = http.roots;
     let client = reqwest_middleware::ClientBuilder::new(http.client).with(m).build();
+    if a.verbose {
+        eprintln!("> {method} {url}");
+    }
     let mut req = client.request(method, url.clone()).headers(headers);
     if let Some(b) = body {
         req = req.body(b);
     }
     match req.send().await {
-        Ok(resp) => output(resp, &url, a.output.as_deref(), as_json).await,
+        Ok(resp) => {
+            let shape = Shape {
+                file: a.output.as_deref(),
+                json: as_json,
+                include: a.include,
+                silent: a.silent,
+                verbose: a.verbose,
+                fail: a.fail,
+                max_filesize: a.max_filesize,
+            };
+            output(resp, &url, shape).await
+        }
         Err(e) => match Error::from_middleware(&e) {
             Some(ce) => client_error(ce),
             None if matches!(&e, reqwest_middleware::Error::Reqwest(r) if r.is_timeout()) => {
@@ -320,7 +387,8 @@ async fn get(a: GetArgs) -> ExitCode {
 }
 
 /// `--connect-timeout` and `--max-time` in seconds; `--max-time 0` is no limit.
-fn timeouts(connect: f64, total: f64) -> Result<tls::Timeouts, String> {
+fn options(a: &GetArgs) -> Result<tls::Options, String> {
+    let (connect, total) = (a.connect_timeout, a.max_time);
     let secs = |name: &str, v: f64| {
         std::time::Duration::try_from_secs_f64(v)
             .map_err(|_| format!("{name} must be a number of seconds, not {v}"))
@@ -330,7 +398,15 @@ fn timeouts(connect: f64, total: f64) -> Result<tls::Timeouts, String> {
         return Err("--connect-timeout must be above 0".into());
     }
     let total = secs("--max-time", total)?;
-    Ok(tls::Timeouts { connect, total: (!total.is_zero()).then_some(total) })
+    let redirects = if a.location { a.max_redirs } else { 0 };
+    if a.insecure {
+        eprintln!(
+            "l402: WARNING: -k: TLS certificates are NOT verified; anyone on the path can read \
+             the credential and take the payment"
+        );
+    }
+    let total = (!total.is_zero()).then_some(total);
+    Ok(tls::Options { connect, total, redirects, insecure: a.insecure })
 }
 
 /// A transport failure with its whole cause chain (`out::causes`). An HTTPS request verified
@@ -349,8 +425,7 @@ fn transport(e: &dyn std::error::Error, url: &reqwest::Url, roots: Roots) -> Exi
     if bundled {
         set(&mut v, "roots", json!(roots.as_str()));
     }
-    eprintln!("{v}");
-    ExitCode::from(TRANSPORT)
+    out::error(&v, TRANSPORT)
 }
 
 /// Sets a field of a JSON object (no-op on other values, which never reach here).
@@ -412,18 +487,48 @@ fn progress(done: u64, total: Option<u64>) {
     }
 }
 
-async fn output(
-    mut resp: reqwest::Response,
-    url: &reqwest::Url,
-    file: Option<&std::path::Path>,
-    as_json: bool,
-) -> ExitCode {
+/// How the answer is written.
+struct Shape<'a> {
+    file: Option<&'a std::path::Path>,
+    json: bool,
+    include: bool,
+    silent: bool,
+    verbose: bool,
+    fail: bool,
+    max_filesize: Option<u64>,
+}
+
+/// The body in the JSON envelope is held in memory: bounded unless `--max-filesize` says
+/// otherwise.
+const JSON_BODY_LIMIT: u64 = 64 * 1024 * 1024;
+
+fn status_and_headers(status: reqwest::StatusCode, headers: &HeaderMap) -> String {
+    let mut s = format!("HTTP/1.1 {status}\r\n");
+    for (k, v) in headers {
+        s.push_str(&format!("{k}: {}\r\n", String::from_utf8_lossy(v.as_bytes())));
+    }
+    s.push_str("\r\n");
+    s
+}
+
+async fn output(mut resp: reqwest::Response, url: &reqwest::Url, shape: Shape<'_>) -> ExitCode {
     let status = resp.status();
     let receipt = resp.extensions().get::<Receipt>().cloned();
     let headers = resp.headers().clone();
     let total = resp.content_length();
-    let show_progress = file.is_some() && std::io::stderr().is_terminal();
-    let mut sink: Box<dyn std::io::Write> = match file {
+    let failed = status.as_u16() >= 400;
+    if shape.verbose {
+        for line in status_and_headers(status, &headers).lines().filter(|l| !l.is_empty()) {
+            eprintln!("< {line}");
+        }
+    }
+    let limit = shape.max_filesize.or(shape.json.then_some(JSON_BODY_LIMIT));
+    if let Some(l) = limit.filter(|l| total.is_some_and(|t| t > *l)) {
+        return too_large(l);
+    }
+    let show_progress = shape.file.is_some() && !shape.silent && std::io::stderr().is_terminal();
+    // Streamed: into the file, or onto stdout as it arrives; only the envelope holds it.
+    let mut sink: Box<dyn std::io::Write> = match shape.file {
         Some(path) => match std::fs::File::create(path) {
             Ok(f) => Box::new(std::io::BufWriter::new(f)),
             Err(e) => {
@@ -434,19 +539,28 @@ async fn output(
                 )
             }
         },
-        None => Box::new(Vec::new()),
+        None if shape.json || (shape.fail && failed) => Box::new(std::io::sink()),
+        None => Box::new(std::io::stdout().lock()),
     };
+    if shape.include && !shape.json {
+        if let Err(e) = sink.write_all(status_and_headers(status, &headers).as_bytes()) {
+            return out::fail("output", &e.to_string(), LOCAL);
+        }
+    }
     let mut body = Vec::new();
     let mut done = 0u64;
     loop {
         match resp.chunk().await {
             Ok(Some(chunk)) => {
                 done += chunk.len() as u64;
-                let written = if file.is_some() {
-                    sink.write_all(&chunk)
-                } else {
+                if let Some(l) = limit.filter(|l| done > *l) {
+                    return too_large(l);
+                }
+                let written = if shape.json && shape.file.is_none() {
                     body.extend_from_slice(&chunk);
                     Ok(())
+                } else {
+                    sink.write_all(&chunk)
                 };
                 if let Err(e) = written {
                     return out::fail("output", &e.to_string(), LOCAL);
@@ -469,7 +583,8 @@ async fn output(
     if let Err(e) = sink.flush() {
         return out::fail("output", &e.to_string(), LOCAL);
     }
-    if as_json {
+    drop(sink);
+    if shape.json {
         let mut v = json!({
             "url": url.as_str(),
             "status": status.as_u16(),
@@ -477,7 +592,7 @@ async fn output(
             "payment": receipt_json(receipt.as_ref()),
             "bytes": done,
         });
-        match file {
+        match shape.file {
             Some(path) => set(&mut v, "output", json!(path.display().to_string())),
             None => match String::from_utf8(body) {
                 Ok(text) => set(&mut v, "body", json!(text)),
@@ -492,25 +607,26 @@ async fn output(
             },
         }
         println!("{v}");
-    } else {
-        if file.is_none() {
-            let mut stdout = std::io::stdout().lock();
-            if stdout.write_all(&body).and_then(|()| stdout.flush()).is_err() {
-                return ExitCode::from(LOCAL);
-            }
-        }
-        if let Some(r) = receipt.filter(|r| r.paid_now) {
-            eprintln!(
-                "l402: paid {} msat (+{} msat fee) for {}, payment hash {}",
-                r.amount_msat, r.fee_msat, r.scope, r.payment_hash
-            );
-        }
+    } else if let Some(r) = receipt.filter(|r| r.paid_now && !shape.silent) {
+        eprintln!(
+            "l402: paid {} msat (+{} msat fee) for {}, payment hash {}",
+            r.amount_msat, r.fee_msat, r.scope, r.payment_hash
+        );
     }
-    if status.as_u16() >= 400 {
+    if failed {
+        if shape.fail && !shape.json {
+            eprintln!("l402: the server answered {status}");
+        }
         ExitCode::from(HTTP_ERROR)
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn too_large(limit: u64) -> ExitCode {
+    let message = format!("the body is larger than {limit} bytes (--max-filesize)");
+    let v = json!({ "code": "too-large", "message": message, "limit_bytes": limit });
+    out::error(&v, LOCAL)
 }
 
 async fn dry_run(

@@ -32,23 +32,34 @@ impl Roots {
     }
 }
 
-/// How long the client waits: for a connection (TCP and TLS), and for a whole exchange
-/// (headers and body), each HTTP request on its own. `None`: no limit.
+/// How the client behaves: how long it waits for a connection (TCP and TLS) and for a whole
+/// exchange (headers and body, each HTTP request on its own; `None`: no limit), how many
+/// redirects it follows (curl's: none unless `-L`), and whether it skips certificate checks
+/// (`-k`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Timeouts {
+pub(crate) struct Options {
     pub(crate) connect: std::time::Duration,
     pub(crate) total: Option<std::time::Duration>,
+    pub(crate) redirects: usize,
+    pub(crate) insecure: bool,
 }
 
-impl Timeouts {
-    /// `l402 get`'s defaults: 10 s to connect, 300 s per exchange.
-    pub(crate) const DEFAULT: Timeouts = Timeouts {
+impl Options {
+    /// `l402 get`'s defaults: 10 s to connect, 300 s per exchange, no redirects, verified.
+    pub(crate) const DEFAULT: Options = Options {
         connect: std::time::Duration::from_secs(10),
         total: Some(std::time::Duration::from_secs(300)),
+        redirects: 0,
+        insecure: false,
     };
 
     fn apply(self, b: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
-        let b = b.connect_timeout(self.connect);
+        let policy = match self.redirects {
+            0 => reqwest::redirect::Policy::none(),
+            n => reqwest::redirect::Policy::limited(n),
+        };
+        let b = b.connect_timeout(self.connect).redirect(policy);
+        let b = if self.insecure { b.danger_accept_invalid_certs(true) } else { b };
         match self.total {
             Some(t) => b.timeout(t),
             None => b,
@@ -66,7 +77,7 @@ pub(crate) struct Http {
 
 /// Builds the client, trusting `extra` on top of the platform's roots, or on top of the
 /// bundled ones when the platform has none. The error is the whole cause chain.
-pub(crate) fn client(extra: &[CertificateDer<'static>], limits: Timeouts) -> Result<Http, String> {
+pub(crate) fn client(extra: &[CertificateDer<'static>], limits: Options) -> Result<Http, String> {
     // Another part of the program may have installed it already; either way one is in place.
     let _ = rustls::crypto::ring::default_provider().install_default();
     // Probed without `extra`: with them the platform verifier builds even on a machine
