@@ -43,6 +43,13 @@ enum Command {
     Tokens(cmd::tokens::TokensCommand),
     /// What `l402 get` spent, by period and domain.
     Spend(cmd::spend::SpendArgs),
+    /// Print a shell completion script (`l402 completions bash > /etc/bash_completion.d/l402`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page, in roff (`l402 man > l402.1; man ./l402.1`).
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -69,5 +76,18 @@ fn main() -> ExitCode {
         Command::Get(a) => cmd::get::run(a),
         Command::Tokens(c) => cmd::tokens::run(c),
         Command::Spend(a) => cmd::spend::run(a),
+        Command::Completions { shell } => {
+            // Both come from the clap definitions, so they never drift from the parser.
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "l402", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            let man = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+            match man.render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => out::fail("output", &e.to_string(), out::REFUSED),
+            }
+        }
     }
 }
