@@ -5,19 +5,19 @@
 //!   that names the key at fault (`services[1].price_msat: must be > 0`);
 //! - [`Proxy`]: binds the listeners and serves. Each request goes through
 //!   `l402_server`'s one pipeline (`l402_server::tower`, decision 0614): its path normalised
-//!   (`l402_http::path`), matched to a service by host and path prefix ([`route`], as the
-//!   upstream compares paths: [`path`]), authorized or challenged by
+//!   (`l402_http::path`), matched to a service by host and path prefix (as the upstream
+//!   compares paths), authorized or challenged by
 //!   [`l402_server::Paywall`] (HTTP 402, or the gRPC status-13 form for `application/grpc`),
 //!   then forwarded with streamed bodies in both directions, WebSocket upgrades tunnelled,
-//!   hop-by-hop headers and the L402 credential removed ([`headers`]), within the service's
-//!   upstream timeouts ([`upstream::Timeouts`]: 504 `upstream-timeout`, no use counted; a
+//!   hop-by-hop headers and the L402 credential removed, within the service's
+//!   upstream timeouts ([`Timeouts`]: 504 `upstream-timeout`, no use counted; a
 //!   body that goes quiet is ended); an upstream that cannot be reached or answers badly gets
 //!   the client a 502 (`upstream-unreachable`, `upstream-error`), no use counted either;
 //! - slow and idle clients: handshake, header-read and idle clocks on every connection, a
 //!   global and a per-client connection limit (when full, the connection waiting longest
 //!   for a request head is shed), request bodies bounded in size and upload time, accept
 //!   errors backed off (decision 0811);
-//! - operations: Prometheus [`metrics`] (on the admin listener; on the public one only when
+//! - operations: Prometheus [`Metrics`] (on the admin listener; on the public one only when
 //!   `listen.metrics_path` is set), a health endpoint, the admin API on its own listener
 //!   (revoke, recent tokens, revenue), graceful shutdown.
 //!
