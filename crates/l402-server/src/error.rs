@@ -34,6 +34,12 @@ pub enum Error {
     /// server set-up mistake, refused rather than served with rate limits and `client_ip`
     /// caveats blind. Code `client-address-unknown`.
     NoClientAddress,
+    /// The route's own `methods` caveat does not sell this request's method: no token minted
+    /// for it could be used, so none is offered (405). Code `method-not-sold`.
+    MethodNotSold {
+        /// The request's method.
+        method: String,
+    },
     /// Too many challenges were asked for from this client address. Code `rate-limited`.
     RateLimited {
         /// Seconds until the current window ends.
@@ -60,6 +66,7 @@ impl Error {
             Error::Revoked => "revoked",
             Error::Unverifiable { .. } => "unverifiable-caveat",
             Error::NoClientAddress => "client-address-unknown",
+            Error::MethodNotSold { .. } => "method-not-sold",
             Error::RateLimited { .. } => "rate-limited",
             Error::Lightning(e) => e.code(),
             Error::Pricing(_) => "pricing",
@@ -94,6 +101,7 @@ impl fmt::Display for Error {
                 write!(f, "caveat {condition} needs a fact this server does not know")
             }
             Error::NoClientAddress => f.write_str("the request carries no client address"),
+            Error::MethodNotSold { method } => write!(f, "{method} is not sold here"),
             Error::RateLimited { retry_after } => {
                 write!(f, "too many challenges from this client; retry in {retry_after} s")
             }

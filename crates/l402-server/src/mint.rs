@@ -163,29 +163,36 @@ impl Route {
         self.caveats_under(&self.service, None, now)
     }
 
-    /// The caveats a token minted at `now` for `request` carries: those of
-    /// [`Route::caveats_at`], and for a dynamic price, bound to what was priced: the service
-    /// name is [`Route::resource`] (the request's path appended) and a `methods` caveat names
-    /// the request's method (decision 0814). A method the route's own `methods` caveat does
-    /// not sell is refused (`wrong-method`): no token minted here could be used for it.
-    pub fn caveats_for(
-        &self,
-        request: &http::request::Parts,
-        now: i64,
-    ) -> Result<Vec<Caveat>, Error> {
-        let Price::Dynamic(_) = self.price else {
-            return self.caveats_at(now);
-        };
+    /// Refuses a request whose method the route's own `methods` caveat does not sell
+    /// (`method-not-sold`, 405): no token minted for it could be used, at any price.
+    pub fn sells(&self, request: &http::request::Parts) -> Result<(), Error> {
         let method = request.method.as_str();
         let sold = self.caveats.iter().all(|c| match c {
             Caveat::Methods(m) => m.iter().any(|m| m == method),
             _ => true,
         });
-        if !sold {
-            return Err(Error::Caveat(l402_caveats::Error::WrongMethod {
-                method: method.to_owned(),
-            }));
+        if sold {
+            Ok(())
+        } else {
+            Err(Error::MethodNotSold { method: method.to_owned() })
         }
+    }
+
+    /// The caveats a token minted at `now` for `request` carries: those of
+    /// [`Route::caveats_at`], and for a dynamic price, bound to what was priced: the service
+    /// name is [`Route::resource`] (the request's path appended) and a `methods` caveat names
+    /// the request's method (decision 0814). A method the route does not sell is refused
+    /// ([`Route::sells`]), whatever the price.
+    pub fn caveats_for(
+        &self,
+        request: &http::request::Parts,
+        now: i64,
+    ) -> Result<Vec<Caveat>, Error> {
+        self.sells(request)?;
+        let Price::Dynamic(_) = self.price else {
+            return self.caveats_at(now);
+        };
+        let method = request.method.as_str();
         self.caveats_under(&self.resource(request), Some(method), now)
     }
 

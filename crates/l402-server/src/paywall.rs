@@ -256,6 +256,8 @@ impl Paywall {
         let now = self.now();
         // Refused requests stop here, before anything writes (decision 0607).
         self.limiter.check(client, now).await?;
+        // Nor does a method no token could be used for get an invoice.
+        route.sells(request)?;
         self.pruner.maybe(now).await;
         let amount_msat = route.price.of(request).await?;
         let invoice = self

@@ -3,6 +3,7 @@
 #![allow(clippy::indexing_slicing, reason = "tests: a wrong index fails the test, as it should")]
 
 use l402_caveats::{Caveat, Context, ServiceTier, Verifier};
+use l402_server::tower::Disposition;
 use l402_server::{Price, Route};
 use proptest::prelude::*;
 
@@ -66,7 +67,26 @@ fn a_dynamic_token_names_its_resource_and_method() -> Result {
     assert_eq!(judge("GET", "/priced/cheap").err(), Some("wrong-method"));
     // A method the route does not sell gets no token.
     let refused = route.caveats_for(&request("DELETE", "/priced/cheap"), 100);
-    assert_eq!(refused.err().map(|e| e.code()), Some("wrong-method"));
+    assert_eq!(refused.err().map(|e| e.code()), Some("method-not-sold"));
+    Ok(())
+}
+
+/// A fixed price is no different: a method the route's `methods` caveat does not sell gets
+/// no token (it used to mint one that could never be used).
+#[test]
+fn a_fixed_price_route_sells_only_its_methods() -> Result {
+    let route =
+        Route::new("weather", Price::msat(1_000)).caveat(Caveat::Methods(vec!["GET".into()]));
+    assert!(route.sells(&request("GET", "/w")).is_ok());
+    assert!(route.caveats_for(&request("GET", "/w"), 100).is_ok());
+    let refused = route.caveats_for(&request("POST", "/w"), 100);
+    assert_eq!(refused.err().map(|e| e.code()), Some("method-not-sold"));
+    let e = route.sells(&request("POST", "/w")).err();
+    assert_eq!(e.as_ref().map(|e| e.code()), Some("method-not-sold"));
+    assert_eq!(
+        e.map(|e| Disposition::from(&e).status()),
+        Some(http::StatusCode::METHOD_NOT_ALLOWED)
+    );
     Ok(())
 }
 

@@ -101,7 +101,10 @@ async fn start(keys: KeyMode, config: PaywallConfig, store: Arc<dyn Store>) -> R
         }),
     )
     .caveat(Caveat::Methods(vec!["GET".into()]));
+    let fixed_get =
+        Route::new("fixed", Price::msat(1_000)).caveat(Caveat::Methods(vec!["GET".into()]));
     let app = Router::new()
+        .route("/fixed", get(whoami).post(whoami).layer(L402Layer::new(paywall.clone(), fixed_get)))
         .route("/weather", get(whoami).layer(L402Layer::new(paywall.clone(), weather)))
         .route(
             "/flaky",
@@ -300,8 +303,23 @@ async fn dynamic_price_and_extension_caveats() -> Result {
         .header(http::header::AUTHORIZATION, c.to_authorization_value())
         .send()
         .await?;
+    // The route sells GET only: paying again could not help, so no challenge (405).
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(problem_code(r).await?, "method-not-sold");
+    Ok(())
+}
+
+/// A method the route does not sell gets no challenge, at a fixed price too: the token
+/// minted would never pass its own `methods` caveat.
+#[tokio::test]
+async fn an_unsold_method_gets_no_challenge() -> Result {
+    let env = start_default().await?;
+    let r = env.client.post(format!("{}/fixed", env.base)).send().await?;
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(r.headers().get(http::header::WWW_AUTHENTICATE).is_none());
+    assert_eq!(problem_code(r).await?, "method-not-sold");
+    let r = env.client.get(format!("{}/fixed", env.base)).send().await?;
     assert_eq!(r.status(), StatusCode::PAYMENT_REQUIRED);
-    assert_eq!(problem_code(r).await?, "wrong-method");
     Ok(())
 }
 

@@ -76,7 +76,7 @@ const SEQ_MARGIN: i64 = 1024;
 const POOL_SIZE: usize = 16;
 
 /// How long a call waits for a connection (a new one, or a busy one to come free) before it
-/// fails `store-unavailable`: a database that is down fails requests quickly instead of
+/// fails with code `store` (503): a database that is down fails requests quickly instead of
 /// holding them.
 const POOL_WAIT: Duration = Duration::from_secs(5);
 

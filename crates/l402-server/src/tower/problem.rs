@@ -30,6 +30,8 @@ pub enum Disposition {
     Unauthorized,
     /// 429: too many challenges asked for from this client address.
     TooManyRequests,
+    /// 405: the route sells no token for this method.
+    MethodNotAllowed,
     /// 503: the server or its Lightning node failed; nothing the client sent is at fault.
     Unavailable,
 }
@@ -47,6 +49,7 @@ impl From<&Error> for Disposition {
             // Paying again would buy a token this server cannot judge either.
             Error::Unverifiable { .. } => Disposition::Unauthorized,
             Error::RateLimited { .. } => Disposition::TooManyRequests,
+            Error::MethodNotSold { .. } => Disposition::MethodNotAllowed,
             Error::Lightning(_)
             | Error::Pricing(_)
             | Error::Store(_)
@@ -63,6 +66,7 @@ impl Disposition {
             Disposition::PaymentRequired => StatusCode::PAYMENT_REQUIRED,
             Disposition::Unauthorized => StatusCode::UNAUTHORIZED,
             Disposition::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Disposition::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Disposition::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -78,6 +82,8 @@ pub mod grpc_code {
     pub const NOT_FOUND: u32 = 5;
     /// A quota ran out (rate limits, size limits).
     pub const RESOURCE_EXHAUSTED: u32 = 8;
+    /// The method is not offered (here: the route sells no token for it).
+    pub const UNIMPLEMENTED: u32 = 12;
     /// An internal error.
     pub const INTERNAL: u32 = 13;
     /// The service cannot be reached now.
@@ -265,6 +271,7 @@ impl From<&Error> for Problem {
                 (UNAUTHENTICATED, "invalid l402 credential")
             }
             Disposition::TooManyRequests => (RESOURCE_EXHAUSTED, "too many challenges"),
+            Disposition::MethodNotAllowed => (UNIMPLEMENTED, "method not sold"),
             Disposition::Unavailable => (UNAVAILABLE, "payment backend unavailable"),
         };
         let mut p = Problem::new(disposition.status(), e.code()).grpc(grpc, message);
