@@ -333,7 +333,8 @@ impl L402Middleware {
         let s = scope.clone();
         let pending = self
             .blocking(move |st| {
-                Ok(st.pending()?.into_iter().filter(|p| p.scope == s).collect::<Vec<_>>())
+                let mine = |p: &PendingPayment| p.scope.origin() == s.origin();
+                Ok(st.pending()?.into_iter().filter(mine).collect::<Vec<_>>())
             })
             .await?;
         for p in pending {
@@ -449,9 +450,11 @@ impl L402Middleware {
         };
         let url = req.url().clone();
         let template = req.try_clone();
-        let s = scope.clone();
-        let cached = self.blocking(move |st| st.token(&s)).await?;
+        let cached = self.choose(&url, &[]).await?;
         let mut tried: Vec<PaymentHash> = Vec::new();
+        // A token refused here but bought for another service of this origin is kept, and the
+        // new one is bought for this service alone (decision 0710).
+        let mut other_service = false;
         let first = match &cached {
             Some(t) => with_token(req, t),
             None => req,
@@ -464,8 +467,8 @@ impl L402Middleware {
             return Ok(resp);
         }
         if let Some(t) = cached {
-            tracing::info!(scope = %scope, hash = %t.payment_hash, "cached L402 token rejected");
-            self.drop_token(&scope, t.payment_hash).await?;
+            tracing::info!(scope = %t.scope, hash = %t.payment_hash, "cached L402 token refused");
+            other_service |= !self.refused(&t, &url).await?;
             tried.push(t.payment_hash);
         }
         let Some(template) = template else { return Err(Error::BodyNotReplayable.into()) };
@@ -474,20 +477,21 @@ impl L402Middleware {
             let _guards = self.lock(&scope).await?;
             self.settle_scope(&scope).await?;
             // Another task or process may have bought a token while we waited.
-            let s = scope.clone();
-            if let Some(t) = self.blocking(move |st| st.token(&s)).await? {
-                if !tried.contains(&t.payment_hash) {
-                    let mut r = next.clone().run(with_token(replay(&template)?, &t), ext).await?;
-                    if !needs_payment(&r) {
-                        Receipt::reused(&t).attach(&mut r);
-                        return Ok(r);
-                    }
-                    self.drop_token(&scope, t.payment_hash).await?;
-                    resp = r;
+            if let Some(t) = self.choose(&url, &tried).await? {
+                let mut r = next.clone().run(with_token(replay(&template)?, &t), ext).await?;
+                if !needs_payment(&r) {
+                    Receipt::reused(&t).attach(&mut r);
+                    return Ok(r);
                 }
+                other_service |= !self.refused(&t, &url).await?;
+                resp = r;
             }
-            self.refused_recently(&scope).await?;
-            self.pay(&scope, &url, &resp).await?
+            let buy_for = match other_service {
+                true => Scope::service(&url)?,
+                false => scope.clone(),
+            };
+            self.refused_recently(&buy_for).await?;
+            self.pay(&buy_for, &url, &resp).await?
         };
 
         let mut r = next.run(with_token(template, &token), ext).await?;
@@ -496,7 +500,7 @@ impl L402Middleware {
             // again within the back-off (decision 0708).
             let hash = token.payment_hash;
             self.blocking(move |st| st.reject_payment(&hash)).await?;
-            self.drop_token(&scope, token.payment_hash).await?;
+            self.drop_token(&token.scope, token.payment_hash).await?;
             return Err(Error::TokenRejected {
                 payment_hash: token.payment_hash,
                 status: r.status().as_u16(),
@@ -511,6 +515,49 @@ impl L402Middleware {
         }
         .attach(&mut r);
         Ok(r)
+    }
+
+    /// The token to send to `url`: of the stored tokens whose scope covers it (and not
+    /// already `tried`), the one with the narrowest scope, so that a service's own token
+    /// wins over one bought for its whole origin.
+    async fn choose(&self, url: &Url, tried: &[PaymentHash]) -> Result<Option<Token>, Error> {
+        let (url, tried) = (url.clone(), tried.to_vec());
+        self.blocking(move |st| {
+            let all = st.tokens()?;
+            let fits = all.into_iter().filter(|t| t.scope.covers(&url));
+            Ok(fits
+                .filter(|t| !tried.contains(&t.payment_hash))
+                .max_by_key(|t| (t.scope.as_str().len(), t.created_at)))
+        })
+        .await
+    }
+
+    /// A token `url` refused. Dropped if it was bought for this service (it has expired or
+    /// been revoked); kept if it was bought for another service of the same origin, which
+    /// still accepts it. Returns whether it was dropped.
+    async fn refused(&self, t: &Token, url: &Url) -> Result<bool, Error> {
+        let own = if t.scope.has_path() {
+            // It covers `url` (that is how it was chosen), and names one service.
+            true
+        } else {
+            // Bought for the whole origin: where it was bought says which service sold it.
+            let (hash, domain) = (t.payment_hash, t.scope.domain().to_owned());
+            let query = LedgerQuery { since: None, domain: Some(domain) };
+            let entries = self.blocking(move |st| st.ledger(&query)).await?;
+            let bought = entries.into_iter().find(|e| e.payment_hash == hash);
+            // Bought at the root (no first segment): it speaks for the whole origin.
+            match bought
+                .and_then(|e| Url::parse(&e.url).ok())
+                .and_then(|at| Scope::service(&at).ok())
+            {
+                Some(sold) => !sold.has_path() || Scope::service(url).ok() == Some(sold),
+                None => true,
+            }
+        };
+        if own {
+            self.drop_token(&t.scope, t.payment_hash).await?;
+        }
+        Ok(own)
     }
 
     /// Fails if this scope's last payment bought a token the server refused, within the

@@ -84,6 +84,34 @@ impl Scope {
         self.0.get(..end).unwrap_or(&self.0)
     }
 
+    /// Whether a request to `url` is within this scope: same origin, and for a scope with a
+    /// path, a path under it (`/beta` and `/beta/x` are under `/beta/`).
+    pub fn covers(&self, url: &Url) -> bool {
+        let Ok(origin) = Scope::for_url(url, ScopePolicy::Origin) else { return false };
+        if origin.0 != self.origin() {
+            return false;
+        }
+        let dir = self.0.get(self.origin().len()..).unwrap_or_default();
+        let path = url.path();
+        dir.is_empty() || path.starts_with(dir) || dir.strip_suffix('/') == Some(path)
+    }
+
+    /// The scope of one service at `url`'s origin: its first path segment (`/alpha/` for
+    /// `/alpha/x`), where several services share an origin; the origin for `/`.
+    pub(crate) fn service(url: &Url) -> Result<Scope, Error> {
+        let origin = Scope::for_url(url, ScopePolicy::Origin)?;
+        let first = url.path().trim_start_matches('/').split('/').next().unwrap_or_default();
+        if first.is_empty() {
+            return Ok(origin);
+        }
+        Ok(Scope(format!("{}/{first}/", origin.0)))
+    }
+
+    /// Whether this scope carries a path (it names one service, not a whole origin).
+    pub(crate) fn has_path(&self) -> bool {
+        self.0.len() > self.origin().len()
+    }
+
     /// The host name, which budgets and the spend ledger call the domain.
     pub fn domain(&self) -> &str {
         let rest = self.0.split_once("://").map_or("", |(_, r)| r);

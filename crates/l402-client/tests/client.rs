@@ -162,6 +162,29 @@ async fn a_challenge_from_another_origin_after_a_redirect_is_not_paid() -> Resul
     Ok(())
 }
 
+/// Two services on one origin: alternating between them pays exactly twice, and neither
+/// purchase throws the other's valid token away (decision 0710).
+#[tokio::test]
+async fn alternating_two_services_on_one_origin_pays_twice() -> Result {
+    let env = env("two-services").await?;
+    env.server.set_mode(Mode::PerService);
+    let path = env.dir.join("tokens.sqlite");
+    for round in 0..3 {
+        // A new run each round: the choice is made from the store alone.
+        let store: Arc<dyn TokenStore> = Arc::new(SqliteStore::open(&path, None)?);
+        let c = client(&env.middleware(store.clone(), Budget::unlimited()));
+        for service in ["alpha", "beta"] {
+            let url = env.server.url(&format!("/{service}/x"));
+            assert_eq!(get(&c, &url).await?.0, 200, "round {round}, {service}");
+        }
+        assert_eq!(store.tokens()?.len(), 2, "round {round}: both tokens kept");
+    }
+    // alpha unpaid, then beta with alpha's token (refused, and that challenge is paid).
+    assert_eq!(env.server.challenges(), 2);
+    assert_eq!(env.spent(), 2 * PRICE_MSAT, "paid exactly twice");
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_body_is_replayed_after_paying() -> Result {
     let env = env("body").await?;

@@ -56,6 +56,9 @@ pub enum Mode {
     LsatOnly,
     /// Only an `L402` challenge, and only `L402` credentials accepted.
     L402Only,
+    /// Each first path segment is its own service: a token names its service in a
+    /// `services=` caveat and is accepted only there (Aperture with two services).
+    PerService,
 }
 
 pub const PRICE_MSAT: u64 = 21_000;
@@ -213,11 +216,18 @@ async fn handle(
     let mode = *lock(&st.mode);
     if let Ok(credential) = Credential::from_headers(&parts.headers) {
         let verified = credential.macaroon.verify(&ROOT_KEY, Some(&credential.preimage));
-        let scheme_ok = match mode {
-            Mode::LsatOnly => credential.scheme == Scheme::Lsat,
-            Mode::L402Only => credential.scheme == Scheme::L402,
-            _ => true,
-        };
+        let service = first_segment(parts.uri.path());
+        let service_ok = mode != Mode::PerService
+            || credential
+                .macaroon
+                .first_party_caveats()
+                .any(|c| c == format!("services={service}:0").as_bytes());
+        let scheme_ok = service_ok
+            && match mode {
+                Mode::LsatOnly => credential.scheme == Scheme::Lsat,
+                Mode::L402Only => credential.scheme == Scheme::L402,
+                _ => true,
+            };
         if let (Ok(id), true) = (verified, scheme_ok) {
             let revoked = lock(&st.revoked).contains(&id.payment_hash);
             if !revoked && mode != Mode::RejectAllTokens {
@@ -243,7 +253,7 @@ async fn handle(
         }
     }
     st.challenges.fetch_add(1, Ordering::SeqCst);
-    let headers = match challenge(&st, mode).await {
+    let headers = match challenge(&st, mode, first_segment(parts.uri.path())).await {
         Ok(h) => h,
         Err(e) => {
             return Ok(respond(StatusCode::INTERNAL_SERVER_ERROR, HeaderMap::new(), e.to_string()))
@@ -273,7 +283,11 @@ fn foreign_invoice(currency: Currency, hash: [u8; 32], amount_msat: Option<u64>)
     Ok(inv.to_string())
 }
 
-async fn challenge(st: &ServerState, mode: Mode) -> Result<HeaderMap> {
+fn first_segment(path: &str) -> String {
+    path.trim_start_matches('/').split('/').next().unwrap_or_default().to_owned()
+}
+
+async fn challenge(st: &ServerState, mode: Mode, service: String) -> Result<HeaderMap> {
     let mut headers = HeaderMap::new();
     let price = match mode {
         Mode::Huge => 5_000_000_000,
@@ -294,6 +308,8 @@ async fn challenge(st: &ServerState, mode: Mode) -> Result<HeaderMap> {
     };
     let macaroon = match mode {
         Mode::BadIdentifier => Macaroon::new(&ROOT_KEY, b"not an identifier", None),
+        Mode::PerService => Macaroon::new_l402(&ROOT_KEY, &Identifier::random(mac_hash)?)
+            .with_caveat(format!("services={service}:0")),
         _ => Macaroon::new_l402(&ROOT_KEY, &Identifier::random(mac_hash)?),
     };
     let invoice = match mode {
