@@ -233,30 +233,14 @@ fn read_bounded(r: impl std::io::Read, what: &str, limit: u64) -> Result<Vec<u8>
     Ok(buf)
 }
 
-/// Stands in for a wallet that cannot be used: free URLs still work, and a 402 fails with why
-/// (nothing is paid).
+/// Stands in for a wallet that cannot be used (or, in `--dry-run`, is not to be asked): free
+/// URLs still work, and a payment fails with why (nothing is paid).
 struct NoWallet(String);
 
 #[async_trait::async_trait]
 impl Payer for NoWallet {
     async fn pay(&self, _: PayRequest) -> Result<Payment, l402_lightning::Error> {
         Err(l402_lightning::Error::Config(format!("no usable wallet: {}", self.0)))
-    }
-    async fn payment_status(
-        &self,
-        _: &PaymentHash,
-    ) -> Result<PaymentStatus, l402_lightning::Error> {
-        Ok(PaymentStatus::Unknown)
-    }
-}
-
-/// Stands in for the wallet in `--dry-run` when none is reachable: it is never asked to pay.
-struct NoPayer;
-
-#[async_trait::async_trait]
-impl Payer for NoPayer {
-    async fn pay(&self, _: PayRequest) -> Result<Payment, l402_lightning::Error> {
-        Err(l402_lightning::Error::Config("dry run: no payment".into()))
     }
     async fn payment_status(
         &self,
@@ -326,22 +310,16 @@ async fn get(a: GetArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return client_error(&e),
     };
-    let (payer, network) = match (cfg.payer(), a.dry_run) {
-        (Ok(p), _) => p,
-        (Err(_), true) => {
+    // A wallet is needed only when a 402 must be paid: a free URL is fetched without one.
+    let (payer, network) = match cfg.payer() {
+        Ok(p) => p,
+        Err(e) => {
             let network = match &cfg.wallet {
                 Wallet::Lnd { network, .. } => *network,
                 Wallet::Dev { .. } => Network::Regtest,
             };
-            (Arc::new(NoPayer) as Arc<dyn Payer>, network)
-        }
-        // A wallet is needed only when a 402 arrives: a free URL is fetched without one.
-        (Err(e), false) => {
-            let network = match &cfg.wallet {
-                Wallet::Lnd { network, .. } => *network,
-                Wallet::Dev { .. } => Network::Regtest,
-            };
-            (Arc::new(NoWallet(e.0)) as Arc<dyn Payer>, network)
+            let why = if a.dry_run { "dry run: no payment".to_owned() } else { e.0 };
+            (Arc::new(NoWallet(why)) as Arc<dyn Payer>, network)
         }
     };
     let m = L402Middleware::builder(payer, store.clone())
