@@ -18,12 +18,17 @@ pub(crate) fn interop() -> Result<(), String> {
             .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
             .arg(&dir))?;
     }
-    if !dir.join("py/pymacaroons").exists() {
+    // The same for the PyPI peers: reinstalled when their pinned set changed.
+    let wanted = std::fs::read(src.join("requirements.txt")).map_err(|e| e.to_string())?;
+    let stamp = dir.join("py/requirements.txt");
+    if std::fs::read(&stamp).unwrap_or_default() != wanted {
         run(Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade"])
+            .arg("--target")
             .arg(dir.join("py"))
             .arg("-r")
             .arg(src.join("requirements.txt")))?;
+        std::fs::write(&stamp, &wanted).map_err(|e| format!("{}: {e}", stamp.display()))?;
     }
     run(cargo()
         .args(["test", "-p", "l402-interop", "--features", "peers"])

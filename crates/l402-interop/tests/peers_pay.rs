@@ -9,6 +9,8 @@ use l402_proxy::sample::SampleApi;
 use l402_proxy::{Config, Proxy};
 use serde_json::json;
 
+const JS: (&str, &str) = ("node", "js/pay.mjs");
+
 /// A proxy selling `/api/quote` for 7 sat, with its dev node paired in `dir/dev`.
 async fn proxy(dir: &std::path::Path) -> (Proxy, SampleApi) {
     let api = SampleApi::start().await.unwrap();
@@ -40,12 +42,17 @@ fn temp(name: &str) -> std::path::PathBuf {
     dir
 }
 
-/// Runs one case of `js/pay.mjs` against the proxy; returns its answer.
-async fn pay_through(proxy: &Proxy, op: &str) -> serde_json::Value {
+/// Runs one case of a paying script (`js/pay.mjs`, `py/pay.py`) against the proxy; returns
+/// its answer.
+async fn pay_through(
+    proxy: &Proxy,
+    script: (&'static str, &'static str),
+    op: &str,
+) -> serde_json::Value {
     let pairing = proxy.pairing_file().expect("the dev node pairs").to_owned();
     let url = format!("http://{}/api/quote", proxy.addr());
     let case = json!({"op": op, "url": url, "pairing": pairing});
-    let got = tokio::task::spawn_blocking(move || run_script(("node", "js/pay.mjs"), &[case]));
+    let got = tokio::task::spawn_blocking(move || run_script(script, &[case]));
     got.await.unwrap().unwrap().remove(0)
 }
 
@@ -61,7 +68,7 @@ async fn settled(proxy: &Proxy, n: u64) -> u64 {
 async fn lsat_js_pays_once_through_the_proxy_and_reuses_its_token() {
     let dir = temp("lsat-js");
     let (proxy, _api) = proxy(&dir).await;
-    let r = pay_through(&proxy, "lsat-js").await;
+    let r = pay_through(&proxy, JS, "lsat-js").await;
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(r["statuses"], json!([402, 200, 200]), "{r}");
     assert_eq!(r["token_scheme"], "LSAT", "lsat-js sends its own scheme, which we accept");
@@ -74,7 +81,19 @@ async fn lsat_js_pays_once_through_the_proxy_and_reuses_its_token() {
 async fn alby_fetch_with_l402_pays_once_through_the_proxy_and_reuses_its_credentials() {
     let dir = temp("alby");
     let (proxy, _api) = proxy(&dir).await;
-    let r = pay_through(&proxy, "alby").await;
+    let r = pay_through(&proxy, JS, "alby").await;
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["statuses"], json!([200, 200]), "{r}");
+    assert_eq!(r["paid"], 1, "{r}");
+    assert_eq!(settled(&proxy, 1).await, 1, "paid exactly once");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l402_requests_pays_once_through_the_proxy_and_reuses_its_token() {
+    let dir = temp("l402-requests");
+    let (proxy, _api) = proxy(&dir).await;
+    let r = pay_through(&proxy, ("python3", "py/pay.py"), "l402-requests").await;
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(r["statuses"], json!([200, 200]), "{r}");
     assert_eq!(r["paid"], 1, "{r}");
