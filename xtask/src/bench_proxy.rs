@@ -77,7 +77,7 @@ fn output(cmd: &mut Command) -> Result<String, String> {
     Ok(text)
 }
 
-/// The numbers after each `key` in `line`, in order (`1.23x` reads as 1.23).
+/// Every number in `line`, in order (`1.23x` reads as 1.23).
 fn numbers(line: &str) -> Vec<f64> {
     line.split(|c: char| c.is_whitespace() || c == ',')
         .filter_map(|w| w.trim_end_matches('x').parse().ok())

@@ -521,13 +521,15 @@ impl L402Middleware {
     /// already `tried`), the one with the narrowest scope, so that a service's own token
     /// wins over one bought for its whole origin.
     async fn choose(&self, url: &Url, tried: &[PaymentHash]) -> Result<Option<Token>, Error> {
-        let (url, tried) = (url.clone(), tried.to_vec());
+        let (scopes, tried) = (Scope::covering(url)?, tried.to_vec());
         self.blocking(move |st| {
-            let all = st.tokens()?;
-            let fits = all.into_iter().filter(|t| t.scope.covers(&url));
-            Ok(fits
-                .filter(|t| !tried.contains(&t.payment_hash))
-                .max_by_key(|t| (t.scope.as_str().len(), t.created_at)))
+            for s in &scopes {
+                match st.token(s)? {
+                    Some(t) if !tried.contains(&t.payment_hash) => return Ok(Some(t)),
+                    _ => {}
+                }
+            }
+            Ok(None)
         })
         .await
     }

@@ -84,16 +84,22 @@ impl Scope {
         self.0.get(..end).unwrap_or(&self.0)
     }
 
-    /// Whether a request to `url` is within this scope: same origin, and for a scope with a
-    /// path, a path under it (`/beta` and `/beta/x` are under `/beta/`).
-    pub fn covers(&self, url: &Url) -> bool {
-        let Ok(origin) = Scope::for_url(url, ScopePolicy::Origin) else { return false };
-        if origin.0 != self.origin() {
-            return false;
-        }
-        let dir = self.0.get(self.origin().len()..).unwrap_or_default();
+    /// Every scope a request to `url` is within, narrowest first: the path itself as a
+    /// directory (`/beta/` for `/beta`), each directory above it, then the origin. A token
+    /// store is asked for these few keys instead of being read whole on every request.
+    pub fn covering(url: &Url) -> Result<Vec<Scope>, Error> {
+        let origin = Scope::for_url(url, ScopePolicy::Origin)?;
         let path = url.path();
-        dir.is_empty() || path.starts_with(dir) || dir.strip_suffix('/') == Some(path)
+        let mut dirs: Vec<&str> =
+            path.match_indices('/').filter_map(|(i, _)| path.get(..=i)).collect();
+        let mut out: Vec<Scope> = Vec::with_capacity(dirs.len() + 2);
+        if !path.ends_with('/') {
+            out.push(Scope(format!("{}{path}/", origin.0)));
+        }
+        dirs.reverse();
+        out.extend(dirs.into_iter().map(|d| Scope(format!("{}{d}", origin.0))));
+        out.push(origin);
+        Ok(out)
     }
 
     /// The scope of one service at `url`'s origin: its first path segment (`/alpha/` for

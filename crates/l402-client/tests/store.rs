@@ -422,6 +422,16 @@ fn scopes_are_canonical() -> Result {
     let prefix = Scope::for_url(&u("http://[::1]:8080/v1/x")?, ScopePolicy::PathPrefix)?;
     assert_eq!(prefix.origin(), "http://[::1]:8080");
     assert_eq!(scope("https://a.example")?.origin(), "https://a.example:443");
+    let covering: Vec<String> =
+        Scope::covering(&u("http://h/beta/x")?)?.iter().map(|s| s.as_str().to_owned()).collect();
+    assert_eq!(
+        covering,
+        ["http://h:80/beta/x/", "http://h:80/beta/", "http://h:80/", "http://h:80"],
+        "narrowest first"
+    );
+    for s in Scope::covering(&u("http://h/")?)? {
+        assert_eq!(Scope::parse(s.as_str())?, s, "canonical");
+    }
     assert!(Scope::for_url(&u("file:///etc/passwd")?, ScopePolicy::Origin).is_err());
     for bad in
         ["", "https://a.example", "https://a.example:443/x", "ftp://a:21", "https://A.example:443"]

@@ -8,6 +8,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.environ["L402_INTEROP_DIR"], "py"))
 
+from batch import serve_cases  # noqa: E402
+
 from pymacaroons import MACAROON_V2, Macaroon, Verifier  # noqa: E402
 from pymacaroons.serializers import BinarySerializer  # noqa: E402
 
@@ -43,15 +45,4 @@ def run(c):
     raise ValueError("unknown op " + op)
 
 
-def main():
-    cases = json.load(sys.stdin)["cases"]
-    results = []
-    for c in cases:
-        try:
-            results.append(run(c))
-        except Exception as e:  # a peer's refusal is a result, not a crash of the harness
-            results.append({"ok": False, "error": "%s: %s" % (type(e).__name__, e)})
-    json.dump({"results": results}, sys.stdout)
-
-
-main()
+serve_cases(run)

@@ -11,6 +11,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.environ["L402_INTEROP_DIR"], "py"))
 
+from batch import serve_cases  # noqa: E402
+
 from l402_requests import L402Client  # noqa: E402
 from l402_requests.wallets import WalletBase  # noqa: E402
 
@@ -48,15 +50,4 @@ def run(c):
     return {"ok": True, "statuses": statuses, "paid": wallet.paid}
 
 
-def main():
-    cases = json.load(sys.stdin)["cases"]
-    results = []
-    for c in cases:
-        try:
-            results.append(run(c))
-        except Exception as e:  # a peer's refusal is a result, not a crash of the harness
-            results.append({"ok": False, "error": "%s: %s" % (type(e).__name__, e)})
-    json.dump({"results": results}, sys.stdout)
-
-
-main()
+serve_cases(run)
