@@ -217,3 +217,59 @@ async fn dropped_subscribers_do_not_block_settlement() -> Result {
     payer.pay(pay(&created.bolt11)).await?;
     Ok(())
 }
+
+/// One JSON line to the pairing endpoint and its answer, as a process in another language
+/// speaks it.
+async fn pairing_call(pairing: &Pairing, request: serde_json::Value) -> Result<serde_json::Value> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(pairing.addr).await?;
+    stream.write_all(format!("{request}\n").as_bytes()).await?;
+    let mut line = String::new();
+    tokio::io::BufReader::new(stream).read_line(&mut line).await?;
+    Ok(serde_json::from_str(&line)?)
+}
+
+/// A payee in another process (a third-party server under test) gets its invoices from the
+/// node the wallets pay; only with the secret, and only for a real amount.
+#[tokio::test]
+async fn a_paired_process_sells_through_the_node() -> Result {
+    let dir = temp_dir("invoice")?;
+    let node = DevNode::new()?;
+    let _server = node.serve_pairing(&dir).await?;
+    let pairing = Pairing::read(&dir)?;
+    let ask = |secret: &str, amount_msat: u64| {
+        serde_json::json!({"op": "invoice", "v": 1, "secret": secret,
+            "amount_msat": amount_msat, "memo": "from afar", "expiry_secs": 600})
+    };
+    let answer = pairing_call(&pairing, ask(&pairing.secret, 21_000)).await?;
+    assert_eq!(answer["result"], "invoice", "{answer}");
+    let bolt11 = answer["bolt11"].as_str().ok_or("no bolt11")?;
+    let invoice = Invoice::parse(bolt11)?;
+    assert_eq!(invoice.amount_msat(), Some(21_000));
+    assert_eq!(answer["payment_hash"], invoice.payment_hash().to_string());
+    assert!(answer["expires_at"].as_u64().ok_or("no expiry")? > 0);
+
+    let payer = DevPayer::from_pairing(pairing.clone(), 100_000);
+    let paid = payer.pay(pay(bolt11)).await?;
+    assert_eq!(paid.payment_hash, invoice.payment_hash());
+    let looked = pairing_call(
+        &pairing,
+        serde_json::json!({"op": "lookup", "v": 1, "secret": pairing.secret,
+            "payment_hash": invoice.payment_hash().to_string()}),
+    )
+    .await?;
+    assert_eq!(looked["payment"]["preimage"], paid.preimage.to_hex());
+
+    let wrong = pairing_call(&pairing, ask(&"00".repeat(32), 21_000)).await?;
+    assert_eq!(
+        (wrong["result"].as_str(), wrong["code"].as_str()),
+        (Some("error"), Some("permission-denied"))
+    );
+    let zero = pairing_call(&pairing, ask(&pairing.secret, 0)).await?;
+    assert_eq!(
+        (zero["result"].as_str(), zero["code"].as_str()),
+        (Some("error"), Some("amount-required"))
+    );
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}

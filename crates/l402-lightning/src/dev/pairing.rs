@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::dev::node::random32;
 use crate::dev::DevNode;
-use crate::{Error, Network, Payment, PaymentStatus};
+use crate::{Error, InvoiceRequest, Network, Payment, PaymentStatus};
 
 /// The pairing file's name inside the data directory.
 pub const PAIRING_FILE: &str = "dev-node.json";
@@ -86,8 +86,25 @@ impl Pairing {
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 enum Request {
-    Pay { v: u32, secret: String, bolt11: String },
-    Lookup { v: u32, secret: String, payment_hash: String },
+    Pay {
+        v: u32,
+        secret: String,
+        bolt11: String,
+    },
+    Lookup {
+        v: u32,
+        secret: String,
+        payment_hash: String,
+    },
+    /// Asks the node for an invoice, so a payee in another process (a third-party server under
+    /// test) sells through the same node the wallets pay.
+    Invoice {
+        v: u32,
+        secret: String,
+        amount_msat: u64,
+        memo: String,
+        expiry_secs: u64,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -103,6 +120,7 @@ struct WirePayment {
 enum Response {
     Paid { payment: WirePayment },
     Status { payment: Option<WirePayment> },
+    Invoice { bolt11: String, payment_hash: String, expires_at: u64 },
     Error { code: String, message: String },
 }
 
@@ -255,7 +273,9 @@ fn answer(line: &str, node: &DevNode, secret: &str) -> Response {
         Err(e) => return error_response(&Error::InvalidRequest(format!("bad request: {e}"))),
     };
     let (v, given) = match &request {
-        Request::Pay { v, secret, .. } | Request::Lookup { v, secret, .. } => (*v, secret),
+        Request::Pay { v, secret, .. }
+        | Request::Lookup { v, secret, .. }
+        | Request::Invoice { v, secret, .. } => (*v, secret),
     };
     if !bool::from(given.as_bytes().ct_eq(secret.as_bytes())) {
         return error_response(&Error::PermissionDenied("wrong pairing secret".into()));
@@ -277,6 +297,21 @@ fn answer(line: &str, node: &DevNode, secret: &str) -> Response {
                 error_response(&Error::InvalidRequest("payment hash is not 64 hex digits".into()))
             }
         },
+        Request::Invoice { amount_msat, memo, expiry_secs, .. } => {
+            let request =
+                InvoiceRequest { amount_msat, memo, expiry: Duration::from_secs(expiry_secs) };
+            match node.create(&request) {
+                Ok(c) => Response::Invoice {
+                    bolt11: c.bolt11,
+                    payment_hash: c.payment_hash.to_string(),
+                    expires_at: c
+                        .expires_at
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs()),
+                },
+                Err(e) => error_response(&e),
+            }
+        }
     }
 }
 
@@ -322,7 +357,9 @@ impl PairingClient {
         match self.call(&request).await? {
             Response::Paid { payment } => payment.into_payment(),
             Response::Error { code, message } => Err(remote_error(&code, message)),
-            Response::Status { .. } => Err(Error::Backend("dev node answered out of turn".into())),
+            Response::Status { .. } | Response::Invoice { .. } => {
+                Err(Error::Backend("dev node answered out of turn".into()))
+            }
         }
     }
 
@@ -336,7 +373,9 @@ impl PairingClient {
             Response::Status { payment: None } => Ok(None),
             Response::Status { payment: Some(p) } => p.into_payment().map(Some),
             Response::Error { code, message } => Err(remote_error(&code, message)),
-            Response::Paid { .. } => Err(Error::Backend("dev node answered out of turn".into())),
+            Response::Paid { .. } | Response::Invoice { .. } => {
+                Err(Error::Backend("dev node answered out of turn".into()))
+            }
         }
     }
 }
