@@ -34,6 +34,10 @@ pub struct Config {
     pub rejected_backoff: Duration,
     /// Pay a scope again even within its back-off. Default false.
     pub retry_rejected: bool,
+    /// Answer challenges whose token is not a macaroon, sending the token back as received
+    /// (decision 0711). Default false: such a token cannot be checked against the invoice, so
+    /// the server could sell a token that buys nothing.
+    pub opaque_tokens: bool,
 }
 
 impl Default for Config {
@@ -48,6 +52,7 @@ impl Default for Config {
             allow_insecure_http: false,
             rejected_backoff: Duration::from_secs(3600),
             retry_rejected: false,
+            opaque_tokens: false,
         }
     }
 }
@@ -124,6 +129,12 @@ impl Builder {
     /// Pays a scope again even within its back-off after a refused token.
     pub fn retry_rejected(mut self, retry: bool) -> Builder {
         self.config.retry_rejected = retry;
+        self
+    }
+
+    /// Answers challenges whose token is not a macaroon (decision 0711).
+    pub fn opaque_tokens(mut self, allow: bool) -> Builder {
+        self.config.opaque_tokens = allow;
         self
     }
 

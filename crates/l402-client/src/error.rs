@@ -80,6 +80,10 @@ pub enum Error {
     },
     /// The 402 response carried no usable L402 challenge.
     InvalidChallenge(l402_http::Error),
+    /// The server's token is not a macaroon, and opaque tokens were not allowed
+    /// ([`Config::opaque_tokens`](crate::Config::opaque_tokens), decision 0711); nothing was
+    /// paid. Wraps why it is not a macaroon.
+    OpaqueToken(l402_http::Error),
     /// The challenge's invoice is unusable: malformed, bad signature, no amount, expired, or
     /// for another network (the wrapped error's code says which).
     InvalidInvoice(l402_lightning::Error),
@@ -126,6 +130,7 @@ impl Error {
             Error::PaymentPending { .. } => "payment-pending",
             Error::TokenRejected { .. } => "token-rejected",
             Error::InvalidChallenge(_) => "invalid-challenge",
+            Error::OpaqueToken(_) => "opaque-token",
             Error::InvalidInvoice(_) => "invalid-invoice",
             Error::InvoiceMismatch => "invoice-mismatch",
             Error::BodyNotReplayable => "body-not-replayable",
@@ -147,6 +152,7 @@ impl Error {
         "payment-pending",
         "token-rejected",
         "invalid-challenge",
+        "opaque-token",
         "invalid-invoice",
         "invoice-mismatch",
         "body-not-replayable",
@@ -163,7 +169,7 @@ impl Error {
     /// challenge broke, which invoice check failed, why a payment failed.
     pub fn reason(&self) -> Option<&'static str> {
         match self {
-            Error::InvalidChallenge(e) => Some(e.code()),
+            Error::InvalidChallenge(e) | Error::OpaqueToken(e) => Some(e.code()),
             Error::InvalidInvoice(e) | Error::Lightning(e) => Some(e.code()),
             Error::PaymentFailed { source, .. } => Some(source.code()),
             Error::OverBudget { budget, .. } => Some(budget.as_str()),
@@ -214,6 +220,11 @@ impl fmt::Display for Error {
                 write!(f, "server rejected the token paid by {payment_hash} (status {status})")
             }
             Error::InvalidChallenge(e) => write!(f, "invalid L402 challenge: {e}"),
+            Error::OpaqueToken(e) => write!(
+                f,
+                "the server's token is not a macaroon ({e}), so its invoice cannot be checked \
+                 against it; allow opaque tokens to pay it anyway"
+            ),
             Error::InvalidInvoice(e) => write!(f, "refused the challenge's invoice: {e}"),
             Error::InvoiceMismatch => {
                 f.write_str("the invoice's payment hash differs from the macaroon's")
@@ -245,7 +256,7 @@ impl std::error::Error for Error {
         match self {
             Error::PaymentFailed { source, .. } => Some(source),
             Error::InvalidInvoice(e) | Error::Lightning(e) => Some(e),
-            Error::InvalidChallenge(e) => Some(e),
+            Error::InvalidChallenge(e) | Error::OpaqueToken(e) => Some(e),
             _ => None,
         }
     }

@@ -64,7 +64,7 @@ pub use crate::config::{Builder, Config};
 pub use crate::error::{Error, Paid};
 pub use crate::middleware::{L402Middleware, Quote, Receipt, Recovered};
 pub use crate::record::{
-    LedgerEntry, LedgerQuery, Outcome, PendingPayment, Resolution, SpendSummary, Token,
+    Bearer, LedgerEntry, LedgerQuery, Outcome, PendingPayment, Resolution, SpendSummary, Token,
 };
 pub use crate::scope::{Scope, ScopePolicy};
 pub use crate::seal::TokenKey;

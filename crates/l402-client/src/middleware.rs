@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use http::{Extensions, StatusCode};
-use l402_http::{challenges_from_headers, select, Challenge, Credential};
+use l402_http::{challenges_from_headers, select, select_opaque, Scheme};
 use l402_lightning::clock::{Clock, SystemClock};
 use l402_lightning::{check_against_macaroon, Invoice, PayRequest, Payer, PaymentStatus};
 use l402_token::PaymentHash;
@@ -14,7 +14,7 @@ use reqwest_middleware::{Middleware, Next};
 use crate::scope::{is_loopback, ledger_url};
 use crate::store::TokenStore;
 use crate::{
-    Builder, Config, Error, LedgerQuery, Outcome, Paid, PendingPayment, Resolution, Scope,
+    Bearer, Builder, Config, Error, LedgerQuery, Outcome, Paid, PendingPayment, Resolution, Scope,
     ScopePolicy, Token, TokenStatus,
 };
 
@@ -136,20 +136,46 @@ impl From<Error> for reqwest_middleware::Error {
     }
 }
 
-fn with_token(mut req: Request, token: &Token) -> Request {
-    let credential =
-        Credential::new(token.macaroon.clone(), token.preimage.clone()).with_scheme(token.scheme);
-    credential.write_authorization(req.headers_mut());
-    req
+fn with_token(mut req: Request, token: &Token) -> Result<Request, Error> {
+    req.headers_mut().insert(http::header::AUTHORIZATION, token.authorization()?);
+    Ok(req)
+}
+
+/// The challenge a 402 is answered with: a macaroon challenge; else, when opaque tokens are
+/// allowed (decision 0711), a challenge whose token is not a macaroon.
+struct Chosen {
+    scheme: Scheme,
+    bearer: Bearer,
+    invoice: String,
+}
+
+fn choose_challenge(headers: &http::HeaderMap, opaque: bool) -> Result<Chosen, Error> {
+    let offered = challenges_from_headers(headers).map_err(Error::InvalidChallenge)?;
+    let err = match select(&offered) {
+        Ok(c) => {
+            return Ok(Chosen {
+                scheme: c.scheme,
+                bearer: Bearer::Macaroon(c.macaroon.clone()),
+                invoice: c.invoice.clone(),
+            })
+        }
+        Err(e) => e,
+    };
+    match select_opaque(&offered) {
+        Some(o) if opaque => {
+            Ok(Chosen { scheme: o.scheme, bearer: Bearer::Opaque(o.token), invoice: o.invoice })
+        }
+        Some(_) => Err(Error::OpaqueToken(err)),
+        None => Err(Error::InvalidChallenge(err)),
+    }
 }
 
 /// A 402, or a 401 that carries an L402 challenge (Aperture's answer on some paths).
 fn needs_payment(resp: &Response) -> bool {
     match resp.status() {
         StatusCode::PAYMENT_REQUIRED => true,
-        StatusCode::UNAUTHORIZED => {
-            challenges_from_headers(resp.headers()).is_ok_and(|offered| select(&offered).is_ok())
-        }
+        StatusCode::UNAUTHORIZED => challenges_from_headers(resp.headers())
+            .is_ok_and(|offered| select(&offered).is_ok() || select_opaque(&offered).is_some()),
         _ => false,
     }
 }
@@ -220,15 +246,20 @@ impl L402Middleware {
     }
 
     /// Checks a challenge's invoice before any money moves.
-    fn check_invoice(&self, challenge: &Challenge) -> Result<(Invoice, u64), Error> {
+    fn check_invoice(&self, challenge: &Chosen) -> Result<(Invoice, u64), Error> {
         let invoice = Invoice::parse(&challenge.invoice).map_err(Error::InvalidInvoice)?;
         let amount = invoice.require_amount().map_err(Error::InvalidInvoice)?;
-        check_against_macaroon(&invoice, &challenge.macaroon).map_err(|e| match e {
-            l402_lightning::Error::PaymentHashMismatch => Error::InvoiceMismatch,
-            // The macaroon is at fault, not the invoice: its identifier does not read.
-            l402_lightning::Error::Token(t) => Error::InvalidChallenge(l402_http::Error::Token(t)),
-            other => Error::InvalidInvoice(other),
-        })?;
+        // An opaque token cannot be checked against the invoice: that is why it is opt-in.
+        if let Bearer::Macaroon(macaroon) = &challenge.bearer {
+            check_against_macaroon(&invoice, macaroon).map_err(|e| match e {
+                l402_lightning::Error::PaymentHashMismatch => Error::InvoiceMismatch,
+                // The macaroon is at fault, not the invoice: its identifier does not read.
+                l402_lightning::Error::Token(t) => {
+                    Error::InvalidChallenge(l402_http::Error::Token(t))
+                }
+                other => Error::InvalidInvoice(other),
+            })?;
+        }
         invoice.check_network(self.inner.config.network).map_err(Error::InvalidInvoice)?;
         invoice.check_not_expired(self.inner.clock.now()).map_err(Error::InvalidInvoice)?;
         if amount > self.inner.config.max_cost_msat {
@@ -251,13 +282,12 @@ impl L402Middleware {
     /// be allowed, without paying. `url` is the request's.
     pub async fn quote(&self, url: &Url, headers: &http::HeaderMap) -> Result<Quote, Error> {
         let scope = Scope::for_url(url, self.inner.config.scope)?;
-        let offered = challenges_from_headers(headers).map_err(Error::InvalidChallenge)?;
-        let challenge = select(&offered).map_err(Error::InvalidChallenge)?;
+        let challenge = choose_challenge(headers, self.inner.config.opaque_tokens)?;
         let invoice = Invoice::parse(&challenge.invoice).map_err(Error::InvalidInvoice)?;
         let max_fee_msat = self.inner.config.max_fee_msat;
         let mut refusal = self.check_transport(url).err().map(|e| e.to_string());
         if refusal.is_none() {
-            refusal = self.check_invoice(challenge).err().map(|e| e.to_string());
+            refusal = self.check_invoice(&challenge).err().map(|e| e.to_string());
         }
         let amount_msat = invoice.amount_msat().unwrap_or(0);
         if refusal.is_none() {
@@ -358,9 +388,8 @@ impl L402Middleware {
             return Err(Error::RedirectedChallenge { url: ledger_url(issuer) });
         }
         self.check_transport(issuer)?;
-        let offered = challenges_from_headers(resp.headers()).map_err(Error::InvalidChallenge)?;
-        let challenge = select(&offered).map_err(Error::InvalidChallenge)?;
-        let (invoice, amount_msat) = self.check_invoice(challenge)?;
+        let challenge = choose_challenge(resp.headers(), self.inner.config.opaque_tokens)?;
+        let (invoice, amount_msat) = self.check_invoice(&challenge)?;
         self.check_transport(url)?;
         let cfg = &self.inner.config;
         let now = self.inner.clock.now();
@@ -373,7 +402,7 @@ impl L402Middleware {
             amount_msat,
             max_fee_msat: cfg.max_fee_msat,
             expires_at: invoice.expires_at(),
-            macaroon: challenge.macaroon.clone(),
+            bearer: challenge.bearer.clone(),
             scheme: challenge.scheme,
         };
         let (p, budget) = (pending.clone(), cfg.budget.clone());
@@ -407,7 +436,7 @@ impl L402Middleware {
             (Resolution::Paid { preimage, fee_msat }, _) => Ok(Token {
                 scope: scope.clone(),
                 scheme: challenge.scheme,
-                macaroon: challenge.macaroon.clone(),
+                bearer: challenge.bearer,
                 preimage,
                 payment_hash: hash,
                 amount_msat,
@@ -456,7 +485,7 @@ impl L402Middleware {
         // new one is bought for this service alone (decision 0710).
         let mut other_service = false;
         let first = match &cached {
-            Some(t) => with_token(req, t),
+            Some(t) => with_token(req, t)?,
             None => req,
         };
         let mut resp = next.clone().run(first, ext).await?;
@@ -478,7 +507,7 @@ impl L402Middleware {
             self.settle_scope(&scope).await?;
             // Another task or process may have bought a token while we waited.
             if let Some(t) = self.choose(&url, &tried).await? {
-                let mut r = next.clone().run(with_token(replay(&template)?, &t), ext).await?;
+                let mut r = next.clone().run(with_token(replay(&template)?, &t)?, ext).await?;
                 if !needs_payment(&r) {
                     Receipt::reused(&t).attach(&mut r);
                     return Ok(r);
@@ -494,7 +523,7 @@ impl L402Middleware {
             self.pay(&buy_for, &url, &resp).await?
         };
 
-        let mut r = next.run(with_token(template, &token), ext).await?;
+        let mut r = next.run(with_token(template, &token)?, ext).await?;
         if needs_payment(&r) {
             // Paid, and refused: remembered in the ledger, so that no run pays this scope
             // again within the back-off (decision 0708).

@@ -10,8 +10,77 @@ use serde::{Deserialize, Serialize};
 use crate::seal::Sealer;
 use crate::{Error, Scope};
 
-/// A paid token: the macaroon, the preimage that proves payment, and where it applies.
-/// `Debug` shows neither secret.
+/// What a token sends before `:<preimage>`: the challenge's macaroon or, where the client was
+/// told to accept them (decision 0711), a server's own token that is not a macaroon.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Bearer {
+    /// A macaroon whose identifier names the invoice's payment hash (checked before paying).
+    Macaroon(Macaroon),
+    /// A token sent back exactly as the server wrote it (token68 characters); nothing ties it
+    /// to the invoice.
+    Opaque(String),
+}
+
+impl Bearer {
+    /// The macaroon, for a macaroon token.
+    pub fn macaroon(&self) -> Option<&Macaroon> {
+        match self {
+            Bearer::Macaroon(m) => Some(m),
+            Bearer::Opaque(_) => None,
+        }
+    }
+
+    /// `macaroon` or `opaque`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Bearer::Macaroon(_) => "macaroon",
+            Bearer::Opaque(_) => "opaque",
+        }
+    }
+
+    /// The text sent on the wire: standard base64 for a macaroon, the token as received.
+    pub fn to_text(&self) -> String {
+        match self {
+            Bearer::Macaroon(m) => m.to_base64(),
+            Bearer::Opaque(t) => t.clone(),
+        }
+    }
+
+    /// How a sealed secret holds it: a macaroon as base64, an opaque token after `opaque `
+    /// (base64 has no space, so the two never meet).
+    fn seal_text(&self) -> String {
+        match self {
+            Bearer::Macaroon(m) => m.to_base64(),
+            Bearer::Opaque(t) => format!("{OPAQUE}{t}"),
+        }
+    }
+
+    fn open_text(text: &str) -> Result<Bearer, Error> {
+        match text.strip_prefix(OPAQUE) {
+            Some(t) if !t.is_empty() && !t.contains([' ', ':']) => Ok(Bearer::Opaque(t.to_owned())),
+            Some(_) => Err(corrupt("opaque token")),
+            None => {
+                Macaroon::from_base64(text).map(Bearer::Macaroon).map_err(|_| corrupt("macaroon"))
+            }
+        }
+    }
+}
+
+const OPAQUE: &str = "opaque ";
+
+impl core::fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Bearer::Macaroon(m) => f.debug_tuple("Macaroon").field(m).finish(),
+            // A bearer secret: its length only.
+            Bearer::Opaque(t) => write!(f, "Opaque({} bytes)", t.len()),
+        }
+    }
+}
+
+/// A paid token: the macaroon (or opaque token), the preimage that proves payment, and where
+/// it applies. `Debug` shows neither secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     /// The requests it is sent with.
@@ -19,8 +88,8 @@ pub struct Token {
     /// The scheme of the challenge it was bought from, which it is sent under: a server that
     /// offers only `LSAT` refuses `L402` (decision 0707).
     pub scheme: Scheme,
-    /// The macaroon from the challenge.
-    pub macaroon: Macaroon,
+    /// The macaroon (or opaque token) from the challenge.
+    pub bearer: Bearer,
     /// The proof of payment.
     pub preimage: Preimage,
     /// The invoice's payment hash.
@@ -31,6 +100,23 @@ pub struct Token {
     pub fee_msat: u64,
     /// When it was paid.
     pub created_at: SystemTime,
+}
+
+impl Token {
+    /// The `Authorization` value that sends it: `<scheme> <macaroon or token>:<preimage>`,
+    /// under the scheme of the challenge it was bought from.
+    pub fn authorization(&self) -> Result<http::HeaderValue, Error> {
+        match &self.bearer {
+            Bearer::Macaroon(m) => Ok(l402_http::Credential::new(m.clone(), self.preimage.clone())
+                .with_scheme(self.scheme)
+                .to_authorization_value()),
+            // Only token68 text is ever stored, so this encodes unless the store was damaged.
+            Bearer::Opaque(t) => {
+                let value = format!("{} {t}:{}", self.scheme.as_str(), self.preimage.to_hex());
+                http::HeaderValue::try_from(value).map_err(|_| corrupt("opaque token"))
+            }
+        }
+    }
 }
 
 /// Where a payment in the ledger stands.
@@ -113,9 +199,9 @@ pub struct PendingPayment {
     pub max_fee_msat: u64,
     /// When the invoice expires.
     pub expires_at: SystemTime,
-    /// The challenge's macaroon, kept so a payment resolved after a crash still yields a
-    /// token.
-    pub macaroon: Macaroon,
+    /// The challenge's macaroon (or opaque token), kept so a payment resolved after a crash
+    /// still yields a token.
+    pub bearer: Bearer,
     /// The challenge's scheme, which the token will be sent under.
     pub scheme: Scheme,
 }
@@ -276,7 +362,7 @@ impl TokenRow {
     pub(crate) fn seal(token: &Token, sealer: &Sealer) -> Result<TokenRow, Error> {
         let scope = token.scope.as_str().to_owned();
         let payment_hash = token.payment_hash.to_string();
-        let secret = format!("{}:{}", token.macaroon.to_base64(), token.preimage.to_hex());
+        let secret = format!("{}:{}", token.bearer.seal_text(), token.preimage.to_hex());
         let secret = with_scheme(token.scheme, &secret);
         Ok(TokenRow {
             secret: sealer.seal(&secret, &context(&scope, &payment_hash))?,
@@ -291,8 +377,8 @@ impl TokenRow {
     pub(crate) fn open(&self, sealer: &Sealer) -> Result<Token, Error> {
         let secret = sealer.open(&self.secret, &context(&self.scope, &self.payment_hash))?;
         let (scheme, secret) = split_scheme(&secret)?;
-        let (mac, pre) = secret.split_once(':').ok_or_else(|| corrupt("token secret"))?;
-        let macaroon = Macaroon::from_base64(mac).map_err(|_| corrupt("token macaroon"))?;
+        let (mac, pre) = secret.rsplit_once(':').ok_or_else(|| corrupt("token secret"))?;
+        let bearer = Bearer::open_text(mac)?;
         let preimage = Preimage::from_hex(pre).map_err(|_| corrupt("token preimage"))?;
         let payment_hash: PaymentHash =
             self.payment_hash.parse().map_err(|_| corrupt("payment hash"))?;
@@ -301,7 +387,7 @@ impl TokenRow {
         Ok(Token {
             scope: Scope::parse(&self.scope)?,
             scheme,
-            macaroon,
+            bearer,
             preimage,
             payment_hash,
             amount_msat: self.amount_msat,
@@ -320,7 +406,7 @@ impl PaymentRow {
             url: p.url.clone(),
             domain: p.scope.domain().to_owned(),
             secret: Some(sealer.seal(
-                &with_scheme(p.scheme, &p.macaroon.to_base64()),
+                &with_scheme(p.scheme, &p.bearer.seal_text()),
                 &context(&scope, &payment_hash),
             )?),
             scope,
@@ -366,7 +452,7 @@ impl PaymentRow {
             amount_msat: self.amount_msat,
             max_fee_msat: self.max_fee_msat,
             expires_at: from_unix(self.expires),
-            macaroon: Macaroon::from_base64(mac).map_err(|_| corrupt("pending macaroon"))?,
+            bearer: Bearer::open_text(mac)?,
             scheme,
         })
     }
@@ -398,7 +484,7 @@ impl PaymentRow {
                     &Token {
                         scope: pending.scope,
                         scheme: pending.scheme,
-                        macaroon: pending.macaroon,
+                        bearer: pending.bearer,
                         preimage: preimage.clone(),
                         payment_hash: pending.payment_hash,
                         amount_msat: self.amount_msat,

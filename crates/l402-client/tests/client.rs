@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use common::{Mode, Result, TestServer, PRICE_MSAT};
 use l402_client::{
-    Budget, BudgetKind, Error, L402Middleware, LedgerQuery, MemoryStore, Outcome, Paid, Receipt,
-    Scheme, SqliteStore, TokenStore,
+    Bearer, Budget, BudgetKind, Error, L402Middleware, LedgerQuery, MemoryStore, Outcome, Paid,
+    Receipt, Scheme, SqliteStore, TokenStore,
 };
 use l402_lightning::clock::{Clock as _, ManualClock};
 use l402_lightning::dev::{DevNode, DevPayer};
@@ -137,6 +137,47 @@ async fn the_credential_goes_back_under_the_challenge_scheme() -> Result {
         assert_eq!(env.server.accepted(), 2, "{scheme:?}");
         assert_eq!(env.spent(), PRICE_MSAT, "{scheme:?}");
     }
+    Ok(())
+}
+
+/// A server whose token is not a macaroon (lightning-toll's way) is paid only when opaque
+/// tokens are allowed; then once, within budget, and its token goes back as received, also
+/// from a reopened store. Limits still apply: over the budget nothing is paid.
+#[tokio::test]
+async fn an_opaque_token_is_paid_only_when_allowed_and_then_once() -> Result {
+    let env = env("opaque").await?;
+    env.server.set_mode(Mode::Opaque);
+    let path = env.dir.join("tokens.sqlite");
+    let opening = |allow: bool, budget: Budget| -> Result<_> {
+        let store: Arc<dyn TokenStore> = Arc::new(SqliteStore::open(&path, None)?);
+        let m = L402Middleware::builder(env.payer.clone(), store.clone())
+            .network(Network::Regtest)
+            .max_cost_msat(100_000)
+            .budget(budget)
+            .opaque_tokens(allow)
+            .clock(env.clock.clone())
+            .build();
+        Ok((client(&m), store))
+    };
+    let (c, _) = opening(false, Budget::unlimited())?;
+    let e = c.get(env.server.url("/a")).send().await.err().ok_or("expected an error")?;
+    assert_eq!(code(&e), "opaque-token");
+    assert_eq!(env.spent(), 0);
+
+    let (c, _) = opening(true, Budget::unlimited().per_request(PRICE_MSAT - 1))?;
+    let e = c.get(env.server.url("/a")).send().await.err().ok_or("expected an error")?;
+    assert_eq!(code(&e), "over-budget");
+    assert_eq!(env.spent(), 0);
+
+    let (c, store) = opening(true, Budget::unlimited())?;
+    assert_eq!(get(&c, &env.server.url("/a")).await?, (200, "paid /a".into()));
+    let token = store.tokens()?.remove(0);
+    assert_eq!(token.bearer, Bearer::Opaque(common::opaque_token(&token.payment_hash)));
+    assert!(!format!("{token:?}").contains(&token.bearer.to_text()), "Debug shows the token");
+    let (c, _) = opening(true, Budget::unlimited())?;
+    assert_eq!(get(&c, &env.server.url("/b")).await?, (200, "paid /b".into()));
+    assert_eq!((env.server.challenges(), env.server.accepted()), (3, 2));
+    assert_eq!(env.spent(), PRICE_MSAT, "paid once");
     Ok(())
 }
 
@@ -335,7 +376,9 @@ async fn hostile_challenges_are_refused_without_paying() -> Result {
         (Mode::Huge, "over-max-cost", None),
         (Mode::Amountless, "invalid-invoice", Some("amount-required")),
         (Mode::WrongNetwork, "invalid-invoice", Some("wrong-network")),
-        (Mode::GarbageMacaroon, "invalid-challenge", Some("malformed-macaroon")),
+        // Not a macaroon, and opaque tokens were not allowed: the code says so (decision 0711).
+        (Mode::GarbageMacaroon, "opaque-token", Some("malformed-macaroon")),
+        (Mode::Opaque, "opaque-token", Some("malformed-macaroon")),
         // The macaroon is at fault, not the invoice (it was reported as invalid-invoice).
         (Mode::BadIdentifier, "invalid-challenge", Some("unknown-identifier-version")),
         (Mode::GarbageHeader, "invalid-challenge", Some("malformed-challenge")),
@@ -564,7 +607,7 @@ async fn a_pending_record_left_by_a_crash_is_resolved_not_repaid() -> Result {
             amount_msat: invoice.require_amount()?,
             max_fee_msat: 1_000,
             expires_at: invoice.expires_at(),
-            macaroon: challenge.macaroon.clone(),
+            bearer: Bearer::Macaroon(challenge.macaroon.clone()),
             scheme: challenge.scheme,
         };
         store.begin_payment(&pending, &Budget::unlimited(), SystemTime::now())?;
@@ -609,7 +652,7 @@ async fn recover_resolves_paid_and_never_attempted_payments() -> Result {
             amount_msat: invoice.require_amount()?,
             max_fee_msat: 0,
             expires_at: invoice.expires_at(),
-            macaroon: challenge.macaroon.clone(),
+            bearer: Bearer::Macaroon(challenge.macaroon.clone()),
             scheme: challenge.scheme,
         };
         store.begin_payment(&pending, &Budget::unlimited(), SystemTime::now())?;

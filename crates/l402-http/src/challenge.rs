@@ -174,6 +174,59 @@ pub fn select(offered: &[ParsedChallenge]) -> Result<&Challenge, Error> {
     }
 }
 
+/// An L402/LSAT challenge whose token is not a macaroon: some servers (lightning-toll,
+/// l402kit, Alby's server helpers) send their own token, such as base64 JSON, under
+/// `macaroon=`. A client may answer it only when told to (decision 0711): nothing ties such a
+/// token to the invoice, so the invoice cannot be checked against it.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpaqueChallenge {
+    /// `L402` or the legacy `LSAT`.
+    pub scheme: Scheme,
+    /// The token exactly as the server wrote it; it is sent back unchanged.
+    pub token: String,
+    /// The BOLT 11 invoice, not decoded here.
+    pub invoice: String,
+}
+
+impl core::fmt::Debug for OpaqueChallenge {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OpaqueChallenge")
+            .field("scheme", &self.scheme)
+            .field("token_len", &self.token.len())
+            .field("invoice", &self.invoice)
+            .finish()
+    }
+}
+
+/// The challenge to answer with an opaque token when [`select`] finds none usable: the first
+/// `L402` (else `LSAT`) challenge that failed only because its token does not decode as a
+/// macaroon, has an invoice, and whose token can be sent back as written (token68 characters,
+/// which excludes the `:` the credential is split at).
+pub fn select_opaque(offered: &[ParsedChallenge]) -> Option<OpaqueChallenge> {
+    if select(offered).is_ok() {
+        return None;
+    }
+    let opaque = || {
+        offered.iter().filter_map(|c| match c {
+            ParsedChallenge::Rejected(r) if matches!(r.error, Error::Token(_)) => {
+                let get = |name: &str| {
+                    r.params.iter().find(|p| p.name.eq_ignore_ascii_case(name)).map(|p| &p.value)
+                };
+                let token = get("macaroon").or_else(|| get("token"))?;
+                let invoice = get("invoice").filter(|i| !i.is_empty())?;
+                syntax::is_token68(token).then(|| OpaqueChallenge {
+                    scheme: r.scheme,
+                    token: token.clone(),
+                    invoice: invoice.clone(),
+                })
+            }
+            _ => None,
+        })
+    };
+    opaque().find(|c| c.scheme == Scheme::L402).or_else(|| opaque().next())
+}
+
 fn typed(raw: RawChallenge) -> ParsedChallenge {
     let Some(scheme) = Scheme::from_name(&raw.scheme) else {
         let (token68, params) = match raw.body {

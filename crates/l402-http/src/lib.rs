@@ -62,8 +62,9 @@ mod syntax;
 
 pub use crate::challenge::{
     challenge_values, challenges_from_headers, challenges_from_headers_with, parse_challenge_lines,
-    parse_challenges, parse_challenges_with, select, write_challenges, Challenge, ChallengeStyle,
-    MacaroonParam, OtherChallenge, ParsedChallenge, RejectedChallenge, VERSION_0,
+    parse_challenges, parse_challenges_with, select, select_opaque, write_challenges, Challenge,
+    ChallengeStyle, MacaroonParam, OpaqueChallenge, OtherChallenge, ParsedChallenge,
+    RejectedChallenge, VERSION_0,
 };
 pub use crate::credential::{
     Credential, CredentialSource, GRPC_METADATA_MACAROON, MACAROON, TOKEN,

@@ -62,6 +62,12 @@ fn is_token68_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "-._~+/".contains(c)
 }
 
+/// Whether all of `s` is one token68 (RFC 9110 §11.2).
+pub(crate) fn is_token68(s: &str) -> bool {
+    let body = s.trim_end_matches('=');
+    !body.is_empty() && body.chars().all(is_token68_char)
+}
+
 fn token(i: &str) -> Res<'_, &str> {
     take_while1(is_tchar).parse(i)
 }

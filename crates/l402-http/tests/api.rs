@@ -317,3 +317,55 @@ fn credentials_joined_into_one_value_are_read_and_must_agree() {
     let e = read(&format!("L402 {mac},{mac}:{pre}")).unwrap_err();
     assert_eq!(e.code(), "multiple-macaroons");
 }
+
+/// lightning-toll's challenge: its token is base64url JSON, not a macaroon. `select` refuses it;
+/// `select_opaque` hands it back exactly as written, preferring `L402`, and only when it can be
+/// sent back in a credential.
+#[test]
+fn a_token_that_is_not_a_macaroon_is_offered_as_opaque_only() {
+    use l402_http::select_opaque;
+    let toll = "eyJpZCI6ImFiIiwiY2F2ZWF0cyI6W10sInNpZ25hdHVyZSI6ImNkIn0";
+    let value = format!(
+        r#"LSAT macaroon="{toll}x", invoice="{INVOICE}", L402 invoice="{INVOICE}", macaroon="{toll}""#
+    );
+    let offered = parse_challenges(&value).unwrap();
+    assert_eq!(select(&offered).map_err(|e| e.code()).err(), Some("malformed-macaroon"));
+    let chosen = select_opaque(&offered).unwrap();
+    assert_eq!(
+        (chosen.scheme, chosen.token.as_str(), chosen.invoice.as_str()),
+        (Scheme::L402, toll, INVOICE)
+    );
+    assert!(!format!("{chosen:?}").contains(toll), "the token is a secret: {chosen:?}");
+
+    let lsat_only =
+        parse_challenges(&format!(r#"LSAT macaroon="{toll}", invoice="{INVOICE}""#)).unwrap();
+    assert_eq!(select_opaque(&lsat_only).map(|c| c.scheme), Some(Scheme::Lsat));
+    // Not offered: a real macaroon (answer it normally), no invoice, a token that cannot be
+    // sent back (`:` splits the credential), or another failure than the token's decoding.
+    let (m, _) = token();
+    for value in [
+        format!(r#"L402 macaroon="{}", invoice="{INVOICE}""#, m.to_base64()),
+        format!(r#"L402 macaroon="{toll}""#),
+        format!(r#"L402 macaroon="{toll}", invoice="""#),
+        format!(r#"L402 macaroon="a:b", invoice="{INVOICE}""#),
+        format!(r#"L402 macaroon="a b", invoice="{INVOICE}""#),
+        format!(r#"L402 macaroon="{toll}", invoice="{INVOICE}", version="1""#),
+        format!(r#"L402 macaroon="{toll}", macaroon="{toll}", invoice="{INVOICE}""#),
+    ] {
+        let offered = parse_challenges(&value).unwrap();
+        assert_eq!(select_opaque(&offered), None, "{value}");
+    }
+}
+
+/// A server that offers a macaroon too is answered with the macaroon, never the opaque token.
+#[test]
+fn a_macaroon_beside_an_opaque_token_wins() {
+    let (m, _) = token();
+    let value = format!(
+        r#"L402 macaroon="eyJhIjoxfQ", invoice="{INVOICE}", LSAT macaroon="{}", invoice="{INVOICE}""#,
+        m.to_base64()
+    );
+    let offered = parse_challenges(&value).unwrap();
+    assert_eq!(select(&offered).unwrap().scheme, Scheme::Lsat);
+    assert_eq!(l402_http::select_opaque(&offered), None);
+}

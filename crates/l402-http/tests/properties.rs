@@ -210,6 +210,25 @@ proptest! {
         prop_assert_eq!((&c.macaroon, &c.invoice), (&m, &inv));
     }
 
+    /// Whatever a server writes as its token, an opaque challenge is offered exactly when the
+    /// token is not a macaroon and can be sent back as written, and it is the text the server
+    /// sent.
+    #[test]
+    fn an_opaque_token_is_offered_as_written_or_not_at_all(tok in "[ -~]{1,60}", inv in invoice()) {
+        let line = format!("L402 macaroon={}, invoice={}", quote(&tok), quote(&inv));
+        let offered = parse_challenges(&line).unwrap();
+        let sendable = !tok.trim_end_matches('=').is_empty()
+            && tok.trim_end_matches('=').chars().all(|c| c.is_ascii_alphanumeric() || "-._~+/".contains(c));
+        match l402_http::select_opaque(&offered) {
+            Some(c) => {
+                prop_assert!(select(&offered).is_err());
+                prop_assert!(sendable);
+                prop_assert_eq!((c.token, c.invoice), (tok, inv));
+            }
+            None => prop_assert!(select(&offered).is_ok() || !sendable),
+        }
+    }
+
     #[test]
     fn parsers_never_panic(s in "\\PC{0,200}", t in "[ -~]{0,200}") {
         for input in [&s, &t] {

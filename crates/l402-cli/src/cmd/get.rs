@@ -4,7 +4,7 @@
 //! 0 response with status < 400; 2 usage; 3 response with status >= 400;
 //! 4 refused by a limit (`over-budget`, `over-max-cost`, `rejected-recently`); 5 payment failed, nothing paid;
 //! 6 payment outcome unknown or still pending (`payment-failed` with paid=unknown,
-//! `payment-pending`); 7 the server misbehaved (`invalid-challenge`, `invalid-invoice`,
+//! `payment-pending`); 7 the server misbehaved (`invalid-challenge`, `opaque-token`, `invalid-invoice`,
 //! `invoice-mismatch`, `token-rejected`, `insecure-transport`, `redirected-challenge`); 8
 //! transport (connection, DNS, TLS, `timeout`); 9 local (`config`, `store`, `token-key`, `lightning`, `body-not-replayable`, output).
 //! A `--cacert` file that cannot be used is a usage error (2) with code `cacert`, and so is a
@@ -19,7 +19,6 @@ use std::time::SystemTime;
 use clap::Args;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use l402_client::{Error, L402Middleware, Paid, Receipt, Scope, ScopePolicy, TokenStatus};
-use l402_http::Credential;
 use l402_lightning::{Network, PayRequest, Payer, Payment, PaymentStatus};
 use l402_token::PaymentHash;
 use serde_json::json;
@@ -83,6 +82,12 @@ pub(crate) struct GetArgs {
     /// (`rejected-recently` otherwise).
     #[arg(long)]
     retry_rejected: bool,
+    /// Also pay a server whose token is not a macaroon (lightning-toll, l402kit, Alby's
+    /// server helpers), sending it back as received. Off by default: such a token cannot be
+    /// checked against the invoice (decision 0711). Default: `opaque_tokens` in the
+    /// configuration file.
+    #[arg(long)]
+    opaque_token: bool,
     /// Show the price, the budget headroom and whether a cached token applies; pay nothing.
     #[arg(long)]
     dry_run: bool,
@@ -136,6 +141,7 @@ fn exit_for(e: &Error) -> u8 {
         Error::PaymentFailed { paid: Paid::No, .. } => NOT_PAID,
         Error::PaymentFailed { .. } | Error::PaymentPending { .. } => UNKNOWN,
         Error::InvalidChallenge(_)
+        | Error::OpaqueToken(_)
         | Error::InvalidInvoice(_)
         | Error::InvoiceMismatch
         | Error::TokenRejected { .. }
@@ -328,6 +334,7 @@ async fn get(a: GetArgs) -> ExitCode {
         .max_fee_msat(cfg.max_fee_msat)
         .budget(cfg.budget.clone())
         .retry_rejected(a.retry_rejected)
+        .opaque_tokens(a.opaque_token || cfg.opaque_tokens)
         .build();
     if a.dry_run {
         return dry_run(&m, &http, method, url, headers, body, as_json).await;
@@ -629,7 +636,10 @@ async fn dry_run(
     if let Some(t) = &cached {
         req = req.header(
             http::header::AUTHORIZATION,
-            Credential::new(t.macaroon.clone(), t.preimage.clone()).to_authorization_value(),
+            match t.authorization() {
+                Ok(v) => v,
+                Err(e) => return client_error(&e),
+            },
         );
     }
     if let Some(b) = body {

@@ -5,8 +5,7 @@ use std::time::UNIX_EPOCH;
 
 use clap::{Args, Subcommand};
 use l402_caveats::{Attenuate as _, Caveat};
-use l402_client::{Scope, Token};
-use l402_http::Credential;
+use l402_client::{Bearer, Scope, Token};
 use serde_json::json;
 
 use super::get::set;
@@ -74,11 +73,16 @@ fn store_of(a: &StoreArgs) -> Result<std::sync::Arc<dyn l402_client::TokenStore>
 }
 
 fn summary(t: &Token) -> serde_json::Value {
-    let caveats: Vec<String> =
-        t.macaroon.first_party_caveats().map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+    // An opaque token has no caveats anyone can read.
+    let caveats: Vec<String> = t
+        .bearer
+        .macaroon()
+        .map(|m| m.first_party_caveats().map(|c| String::from_utf8_lossy(c).into_owned()).collect())
+        .unwrap_or_default();
     json!({
         "scope": t.scope.as_str(),
         "scheme": t.scheme.as_str(),
+        "kind": t.bearer.kind(),
         "payment_hash": t.payment_hash.to_string(),
         "amount_msat": t.amount_msat,
         "fee_msat": t.fee_msat,
@@ -87,13 +91,16 @@ fn summary(t: &Token) -> serde_json::Value {
     })
 }
 
-fn secrets(v: &mut serde_json::Value, macaroon: &l402_token::Macaroon, t: &Token) {
-    let credential = Credential::new(macaroon.clone(), t.preimage.clone()).with_scheme(t.scheme);
-    let authorization =
-        String::from_utf8_lossy(credential.to_authorization_value().as_bytes()).into_owned();
-    set(v, "macaroon", json!(macaroon.to_base64()));
+fn secrets(v: &mut serde_json::Value, t: &Token) -> Result<(), l402_client::Error> {
+    let authorization = String::from_utf8_lossy(t.authorization()?.as_bytes()).into_owned();
+    let name = match t.bearer {
+        Bearer::Opaque(_) => "token",
+        _ => "macaroon",
+    };
+    set(v, name, json!(t.bearer.to_text()));
     set(v, "preimage", json!(t.preimage.to_hex()));
     set(v, "authorization", json!(authorization));
+    Ok(())
 }
 
 fn find(a: &StoreArgs, scope: &str) -> Result<Token, ExitCode> {
@@ -122,7 +129,9 @@ pub(crate) fn run(c: TokensCommand) -> ExitCode {
             Ok(t) => {
                 let mut v = summary(&t);
                 if secret {
-                    secrets(&mut v, &t.macaroon, &t);
+                    if let Err(e) = secrets(&mut v, &t) {
+                        return out::refused(e.code(), &e);
+                    }
                 }
                 out::json(&v)
             }
@@ -159,7 +168,13 @@ fn attenuate(a: AttenuateArgs) -> ExitCode {
         Ok(t) => t,
         Err(code) => return code,
     };
-    let mut m = t.macaroon.clone();
+    let Some(mut m) = t.bearer.macaroon().cloned() else {
+        return out::fail(
+            "opaque-token",
+            "this token is not a macaroon: it cannot be attenuated",
+            out::REFUSED,
+        );
+    };
     let narrowed = (|| -> Result<l402_token::Macaroon, l402_caveats::Error> {
         for raw in &a.caveats {
             m = m.attenuate(&Caveat::parse(raw.as_bytes())?)?;
@@ -181,9 +196,12 @@ fn attenuate(a: AttenuateArgs) -> ExitCode {
     })();
     match narrowed {
         Ok(m) => {
-            let mut v = summary(&Token { macaroon: m.clone(), ..t.clone() });
-            secrets(&mut v, &m, &t);
-            out::json(&v)
+            let narrowed = Token { bearer: Bearer::Macaroon(m), ..t };
+            let mut v = summary(&narrowed);
+            match secrets(&mut v, &narrowed) {
+                Ok(()) => out::json(&v),
+                Err(e) => out::refused(e.code(), &e),
+            }
         }
         Err(e) => out::refused(e.code(), &e),
     }

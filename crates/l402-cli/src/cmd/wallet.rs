@@ -10,6 +10,7 @@
 //! max_fee_sat = 10
 //! network = "mainnet"                  # for LND; the dev wallet uses its node's network
 //! cacert = "/home/me/.l402/ca.pem"     # also trust this CA for HTTPS (`l402 get --cacert`)
+//! opaque_tokens = false                # pay tokens that are not macaroons (`--opaque-token`)
 //!
 //! [wallet]
 //! kind = "dev"                         # or "lnd"
@@ -62,6 +63,7 @@ struct FileConfig {
     max_fee_sat: Option<u64>,
     network: Option<String>,
     cacert: Option<PathBuf>,
+    opaque_tokens: Option<bool>,
     wallet: Option<WalletFile>,
     budget: Option<BudgetFile>,
 }
@@ -106,6 +108,8 @@ pub(crate) struct ClientConfig {
     pub(crate) wallet: Wallet,
     /// A CA to trust for HTTPS, from `$L402_CACERT` or the file; `--cacert` wins over it.
     pub(crate) cacert: Option<CaCert>,
+    /// Pay challenges whose token is not a macaroon (decision 0711); `--opaque-token` too.
+    pub(crate) opaque_tokens: bool,
 }
 
 /// A configuration problem, reported with code `config`.
@@ -256,6 +260,7 @@ impl ClientConfig {
             budget,
             wallet,
             cacert,
+            opaque_tokens: file.opaque_tokens.unwrap_or(false),
         })
     }
 

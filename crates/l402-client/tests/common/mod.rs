@@ -59,6 +59,33 @@ pub enum Mode {
     /// Each first path segment is its own service: a token names its service in a
     /// `services=` caveat and is accepted only there (Aperture with two services).
     PerService,
+    /// lightning-toll's way: the challenge's token is not a macaroon but the server's own
+    /// `<payment hash>.<tag>`, and it is accepted back as `L402 <token>:<preimage>`.
+    Opaque,
+}
+
+/// The opaque token for `hash`: the hash and a tag only the server can make.
+pub fn opaque_token(hash: &PaymentHash) -> String {
+    let mut tagged = ROOT_KEY.to_vec();
+    tagged.extend_from_slice(&hash.0);
+    format!("{hash}.{}", sha256::Hash::hash(&tagged))
+}
+
+/// Reads an opaque credential the way such a server does: split at the first `:`, the token
+/// must be one it made, the preimage must open the hash.
+fn opaque_accepted(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let Some((token, preimage)) = value.strip_prefix("L402 ").and_then(|r| r.split_once(':'))
+    else {
+        return false;
+    };
+    let Some(hash) = token.split('.').next().and_then(|h| h.parse::<PaymentHash>().ok()) else {
+        return false;
+    };
+    let opens = l402_token::Preimage::from_hex(preimage).is_ok_and(|p| p.check(&hash).is_ok());
+    opens && token == opaque_token(&hash)
 }
 
 pub const PRICE_MSAT: u64 = 21_000;
@@ -214,6 +241,10 @@ async fn handle(
     let (parts, body) = req.into_parts();
     let body = body.collect().await?.to_bytes();
     let mode = *lock(&st.mode);
+    if mode == Mode::Opaque && opaque_accepted(&parts.headers) {
+        st.accepted.fetch_add(1, Ordering::SeqCst);
+        return Ok(respond(StatusCode::OK, HeaderMap::new(), format!("paid {}", parts.uri.path())));
+    }
     if let Ok(credential) = Credential::from_headers(&parts.headers) {
         let verified = credential.macaroon.verify(&ROOT_KEY, Some(&credential.preimage));
         let service = first_segment(parts.uri.path());
@@ -331,6 +362,11 @@ async fn challenge(st: &ServerState, mode: Mode, service: String) -> Result<Head
             );
         }
         Mode::NoChallenge => {}
+        Mode::Opaque => {
+            let token = opaque_token(&created.payment_hash);
+            let v = format!("L402 invoice=\"{invoice}\", macaroon=\"{token}\"");
+            headers.append(http::header::WWW_AUTHENTICATE, HeaderValue::from_str(&v)?);
+        }
         Mode::LsatOnly => {
             let v = format!("LSAT macaroon=\"{}\", invoice=\"{invoice}\"", macaroon.to_base64());
             headers.append(http::header::WWW_AUTHENTICATE, HeaderValue::from_str(&v)?);
