@@ -1,6 +1,6 @@
 #![no_main]
 //! `Authorization` and hex-macaroon credential parsing: never panics; a parsed credential
-//! re-emits in both forms and parses back to the same macaroon and preimage.
+//! re-emits in both forms and parses back to the same macaroon(s) and preimage.
 
 use l402_http::{Credential, CredentialSource};
 use libfuzzer_sys::fuzz_target;
@@ -14,7 +14,7 @@ fn do_test(data: &[u8]) {
     for c in parsed.into_iter().flatten() {
         let auth = c.to_authorization_value();
         let back = Credential::parse_authorization(auth.to_str().expect("ascii")).expect("parses");
-        assert_eq!((&back.macaroon, &back.preimage), (&c.macaroon, &c.preimage));
+        assert_eq!((&back.macaroon, &back.others, &back.preimage), (&c.macaroon, &c.others, &c.preimage));
         let hex = c.to_hex_value();
         let back = Credential::parse_hex(hex.to_str().expect("ascii"), CredentialSource::Macaroon)
             .expect("parses");

@@ -38,6 +38,10 @@ pub struct Credential {
     pub scheme: Scheme,
     /// The macaroon. For the hex forms it includes the client's `preimage=` caveat.
     pub macaroon: Macaroon,
+    /// Further macaroons sent with it (`L402 m1,m2:p`, the LSAT spec's list): each has the
+    /// first one's identifier, so all are one token, and a verifier must accept every one
+    /// (decision 0402). Usually empty.
+    pub others: Vec<Macaroon>,
     /// The macaroon exactly as it was written (base64 or hex).
     pub macaroon_text: String,
     /// The preimage.
@@ -53,6 +57,7 @@ impl Credential {
         Credential {
             scheme: Scheme::L402,
             macaroon,
+            others: Vec::new(),
             macaroon_text,
             preimage,
             source: CredentialSource::Authorization,
@@ -62,8 +67,10 @@ impl Credential {
     /// Parses one `Authorization` value with the default [`Limits`].
     ///
     /// Accepted: `L402` or `LSAT` in any case, one or more spaces, one macaroon in any base64
-    /// form the token crate accepts, `:`, exactly 64 hex digits in either case. Several
-    /// comma-separated macaroons are `multiple-macaroons` (decision 0402).
+    /// form the token crate accepts, `:`, exactly 64 hex digits in either case. Up to
+    /// [`MAX_MACAROONS`] comma-separated macaroons are accepted when all carry the same
+    /// identifier (attenuations of one token, [`Credential::others`]); otherwise
+    /// `multiple-macaroons` (decision 0402).
     pub fn parse_authorization(value: &str) -> Result<Credential, Error> {
         Credential::parse_authorization_with(value, &Limits::DEFAULT)
     }
@@ -84,10 +91,11 @@ impl Credential {
         // neither, and the common path skips a scan of the token.
         let decoded = Preimage::from_hex(preimage)
             .and_then(|preimage| Ok((preimage, Macaroon::from_base64(macaroons)?)));
-        let (preimage, macaroon) = match decoded {
-            Ok(both) => both,
+        let (preimage, macaroon, others) = match decoded {
+            Ok((preimage, macaroon)) => (preimage, macaroon, Vec::new()),
             Err(_) if macaroons.contains(',') => {
-                return Err(Error::MultipleMacaroons(macaroons.split(',').count()))
+                let (first, others) = several(macaroons)?;
+                (Preimage::from_hex(preimage)?, first, others)
             }
             Err(_) if macaroons.is_empty() => {
                 return Err(Error::MalformedCredential("no macaroon"))
@@ -97,6 +105,7 @@ impl Credential {
         Ok(Credential {
             scheme,
             macaroon,
+            others,
             macaroon_text: macaroons.to_owned(),
             preimage,
             source: CredentialSource::Authorization,
@@ -129,6 +138,7 @@ impl Credential {
         Ok(Credential {
             scheme: Scheme::L402,
             macaroon,
+            others: Vec::new(),
             macaroon_text: value.to_owned(),
             preimage,
             source,
@@ -197,9 +207,13 @@ impl Credential {
     /// `<scheme> <standard padded base64>:<lower-case hex>`, under [`Credential::scheme`]
     /// (`L402` unless [`Credential::with_scheme`] or the parsed header said otherwise).
     pub fn to_authorization_value(&self) -> HeaderValue {
-        let (scheme, mac, pre) =
-            (self.scheme.as_str(), self.macaroon.to_base64(), self.preimage.to_hex());
-        let s = format!("{scheme} {mac}:{pre}");
+        let (scheme, pre) = (self.scheme.as_str(), self.preimage.to_hex());
+        let mut macs = self.macaroon.to_base64();
+        for m in &self.others {
+            macs.push(',');
+            macs.push_str(&m.to_base64());
+        }
+        let s = format!("{scheme} {macs}:{pre}");
         // Base64, hex, a space and a colon are always valid field bytes.
         HeaderValue::try_from(s).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
@@ -229,6 +243,31 @@ impl Credential {
     }
 }
 
+/// The most macaroons one `Authorization` value may list.
+pub const MAX_MACAROONS: usize = 8;
+
+/// `m1,m2,…`: each decodes, and all carry the first one's identifier (one token, several
+/// attenuations); anything else is `multiple-macaroons`, since nothing says what macaroons of
+/// different tokens under one preimage would mean.
+fn several(list: &str) -> Result<(Macaroon, Vec<Macaroon>), Error> {
+    let count = list.split(',').count();
+    if count > MAX_MACAROONS {
+        return Err(Error::MultipleMacaroons(count));
+    }
+    let mut all = Vec::with_capacity(count);
+    for text in list.split(',') {
+        if text.is_empty() {
+            return Err(Error::MalformedCredential("no macaroon"));
+        }
+        all.push(Macaroon::from_base64(text)?);
+    }
+    let first = all.remove(0);
+    if all.iter().any(|m| m.identifier() != first.identifier()) {
+        return Err(Error::MultipleMacaroons(count));
+    }
+    Ok((first, all))
+}
+
 /// The credentials of the deciding source, as they are parsed: the first, and whether a
 /// later one named another macaroon or preimage.
 #[derive(Default)]
@@ -242,7 +281,9 @@ impl Found {
         match &self.first {
             None => self.first = Some(c),
             Some(first) => {
-                self.conflict |= c.macaroon != first.macaroon || c.preimage != first.preimage;
+                self.conflict |= c.macaroon != first.macaroon
+                    || c.others != first.others
+                    || c.preimage != first.preimage;
             }
         }
     }
@@ -251,8 +292,8 @@ impl Found {
 /// The credentials of one `Authorization` value that an intermediary joined from several
 /// lines (`LSAT m:p, L402 m:p`, Aperture's client's two lines): cut before each `,` that is
 /// followed by an auth-scheme and a space (`L402 `, `Basic `). An L402 credential holds no
-/// space after its scheme, so a comma between macaroons (`L402 m1,m2:p`) is never cut and
-/// stays `multiple-macaroons`; parts of other schemes are ignored as other values are.
+/// space after its scheme, so a comma between macaroons (`L402 m1,m2:p`) is never cut;
+/// parts of other schemes are ignored as other values are.
 fn joined(value: &str) -> impl Iterator<Item = &str> {
     let mut rest = Some(value);
     core::iter::from_fn(move || {
@@ -290,21 +331,23 @@ fn is_ours(value: &str) -> bool {
 mod tests {
     use super::*;
 
-    /// The reasons checked only after a failed decode still win over the decode's own error,
-    /// whatever else is wrong with the value.
+    /// A list of macaroons is judged before the preimage: too many, an empty one, one that
+    /// does not decode, then identifiers that differ.
     #[test]
-    fn several_or_no_macaroons_are_reported_before_decode_errors() {
+    fn a_list_of_macaroons_is_judged_before_the_preimage() {
         let good_hex = "11".repeat(32);
+        let nine = ["AgJ="; 9].join(",");
         let cases = [
-            (format!("L402 AgJ=,AgJ=:{good_hex}"), Error::MultipleMacaroons(2)),
-            ("L402 a,b,c:zz".to_owned(), Error::MultipleMacaroons(3)),
-            (",:".to_owned(), Error::MalformedCredential("not an L402 credential")),
-            ("LSAT ,:".to_owned(), Error::MultipleMacaroons(2)),
-            (format!("L402 :{good_hex}"), Error::MalformedCredential("no macaroon")),
-            ("L402 :zz".to_owned(), Error::MalformedCredential("no macaroon")),
+            (format!("L402 {nine}:zz"), "multiple-macaroons"),
+            ("LSAT ,:".to_owned(), "malformed-credential"),
+            (",:".to_owned(), "malformed-credential"),
+            (format!("L402 :{good_hex}"), "malformed-credential"),
+            (format!("L402 AgJ=,AgJ=:{good_hex}"), "malformed-macaroon"),
+            ("L402 a,b,c:zz".to_owned(), "malformed-macaroon"),
         ];
         for (value, want) in cases {
-            assert_eq!(Credential::parse_authorization(&value), Err(want), "{value}");
+            let got = Credential::parse_authorization(&value).map(|_| ()).map_err(|e| e.code());
+            assert_eq!(got, Err(want), "{value}");
         }
     }
 }

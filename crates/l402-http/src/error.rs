@@ -26,7 +26,8 @@ pub enum Error {
     UnencodableValue,
     /// An `Authorization` value (or an Aperture alternate header) is not an L402 credential.
     MalformedCredential(&'static str),
-    /// A credential carries more than one macaroon; see decision 0402.
+    /// A credential lists several macaroons that are not one token's (their identifiers
+    /// differ), or more than [`MAX_MACAROONS`](crate::MAX_MACAROONS); see decision 0402.
     MultipleMacaroons(usize),
     /// Several credential values were sent and they do not name the same macaroon and
     /// preimage.
@@ -89,7 +90,12 @@ impl fmt::Display for Error {
             Error::UnencodableValue => f.write_str("value cannot be written in an http field"),
             Error::MalformedCredential(why) => write!(f, "malformed credential: {why}"),
             Error::MultipleMacaroons(n) => {
-                write!(f, "credential carries {n} macaroons; exactly one is accepted")
+                write!(
+                    f,
+                    "credential lists {n} macaroons that are not attenuations of one token \
+                     (or more than {})",
+                    crate::credential::MAX_MACAROONS
+                )
             }
             Error::ConflictingCredentials => {
                 f.write_str("several credentials were sent and they disagree")

@@ -67,7 +67,7 @@ pub use crate::challenge::{
     RejectedChallenge, VERSION_0,
 };
 pub use crate::credential::{
-    Credential, CredentialSource, GRPC_METADATA_MACAROON, MACAROON, TOKEN,
+    Credential, CredentialSource, GRPC_METADATA_MACAROON, MACAROON, MAX_MACAROONS, TOKEN,
 };
 pub use crate::error::Error;
 pub use crate::limits::Limits;

@@ -313,9 +313,42 @@ fn credentials_joined_into_one_value_are_read_and_must_agree() {
     let other = Preimage::from_bytes([9; 32]).to_hex();
     let e = read(&format!("LSAT {mac}:{pre}, L402 {mac}:{other}")).unwrap_err();
     assert_eq!(e.code(), "conflicting-credentials");
-    // A comma between macaroons is not two credentials.
-    let e = read(&format!("L402 {mac},{mac}:{pre}")).unwrap_err();
+    // A comma between macaroons is not two credentials: it is one token's list.
+    let c = read(&format!("L402 {mac},{mac}:{pre}")).unwrap();
+    assert_eq!((&c.macaroon, &c.others, &c.preimage), (&m, &vec![m.clone()], &p));
+}
+
+/// `L402 m1,m2:p`, the LSAT spec's list: attenuations of one token are read (up to
+/// `MAX_MACAROONS`) and written back the same way; macaroons of different tokens are not.
+#[test]
+fn a_list_of_one_tokens_macaroons_is_read_and_written_back() {
+    let (m, p) = token();
+    let narrower = m.clone().with_caveat("max_uses=1");
+    let value = format!("LSAT {},{}:{}", m.to_base64(), narrower.to_base64(), p.to_hex());
+    let c = Credential::parse_authorization(&value).unwrap();
+    assert_eq!((&c.macaroon, &c.others[..]), (&m, &[narrower.clone()][..]));
+    assert_eq!(c.to_authorization_value().to_str().unwrap(), value);
+
+    let list = vec![m.to_base64(); l402_http::MAX_MACAROONS].join(",");
+    let c = Credential::parse_authorization(&format!("L402 {list}:{}", p.to_hex())).unwrap();
+    assert_eq!(c.others.len(), l402_http::MAX_MACAROONS - 1);
+    let too_many = format!("L402 {list},{}:{}", m.to_base64(), p.to_hex());
+    let e = Credential::parse_authorization(&too_many).unwrap_err();
     assert_eq!(e.code(), "multiple-macaroons");
+
+    let id = Identifier { payment_hash: p.payment_hash(), token_id: l402_token::TokenId([8; 32]) };
+    let stranger = Macaroon::new_l402(&[1; 32], &id);
+    let mixed = format!("L402 {},{}:{}", m.to_base64(), stranger.to_base64(), p.to_hex());
+    let e = Credential::parse_authorization(&mixed).unwrap_err();
+    assert_eq!(e.code(), "multiple-macaroons");
+    // Two values must agree on the whole list.
+    let mut h = HeaderMap::new();
+    h.append(AUTHORIZATION, HeaderValue::from_str(&value).unwrap());
+    h.append(
+        AUTHORIZATION,
+        HeaderValue::from_str(&format!("L402 {}:{}", m.to_base64(), p.to_hex())).unwrap(),
+    );
+    assert_eq!(Credential::from_headers(&h).unwrap_err().code(), "conflicting-credentials");
 }
 
 /// lightning-toll's challenge: its token is base64url JSON, not a macaroon. `select` refuses it;

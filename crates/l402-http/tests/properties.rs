@@ -133,6 +133,20 @@ proptest! {
         }
     }
 
+    /// A list of one token's attenuations round-trips through `Authorization`.
+    #[test]
+    fn a_list_of_attenuations_parses_back(
+        m in macaroon(),
+        p in preimage(),
+        extra in proptest::collection::vec("[a-z]{1,8}=[a-z0-9]{0,8}", 1..4),
+    ) {
+        let mut cred = Credential::new(m.clone(), p.clone());
+        cred.others = extra.iter().map(|c| m.clone().with_caveat(c.as_str())).collect();
+        let value = cred.to_authorization_value();
+        let back = Credential::parse_authorization(value.to_str().unwrap()).unwrap();
+        prop_assert_eq!((&back.macaroon, &back.others, &back.preimage), (&m, &cred.others, &p));
+    }
+
     #[test]
     fn every_emitted_credential_parses_back(m in macaroon(), p in preimage()) {
         let cred = Credential::new(m.clone(), p.clone());

@@ -37,8 +37,24 @@ pub fn verify(
     caveats: &Verifier,
 ) -> Result<Accepted, Error> {
     let identifier = credential.macaroon.verify(&root_key.0, Some(&credential.preimage))?;
-    let verdict = caveats.verify(&credential.macaroon, context)?;
+    let mut verdict = caveats.verify(&credential.macaroon, context)?;
+    // Further macaroons of the same token (`L402 m1,m2:p`) must each verify and hold: the
+    // request gets what all of them allow (decision 0402).
+    for m in &credential.others {
+        m.verify(&root_key.0, Some(&credential.preimage))?;
+        let more = caveats.verify(m, context)?;
+        verdict.max_uses = tighter(verdict.max_uses, more.max_uses);
+        verdict.deadline = tighter(verdict.deadline, more.deadline);
+    }
     Ok(Accepted { identifier, verdict })
+}
+
+/// The stricter of two optional limits (`None` is no limit).
+fn tighter<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// A verified token, as handlers see it (request extensions, the axum extractor).
@@ -51,7 +67,8 @@ pub struct VerifiedToken {
     pub payment_hash: PaymentHash,
     /// The service of the route that accepted it.
     pub service: String,
-    /// The token's first-party caveats, in order, as raw bytes (lossless).
+    /// The token's first-party caveats, in order, as raw bytes (lossless); with several
+    /// macaroons sent, those of each in turn (all of them held).
     pub caveats: Vec<Vec<u8>>,
     /// When the token stops being valid (Unix seconds), if it expires.
     pub expires: Option<i64>,
@@ -75,7 +92,10 @@ impl VerifiedToken {
             token_id: accepted.identifier.token_id,
             payment_hash: accepted.identifier.payment_hash,
             service: service.to_owned(),
-            caveats: credential.macaroon.first_party_caveats().map(<[u8]>::to_vec).collect(),
+            caveats: core::iter::once(&credential.macaroon)
+                .chain(&credential.others)
+                .flat_map(|m| m.first_party_caveats().map(<[u8]>::to_vec))
+                .collect(),
             expires: accepted.verdict.deadline,
             max_uses,
             remaining: max_uses

@@ -211,6 +211,49 @@ async fn paid_token_works_until_its_allowance_is_used_then_402() -> Result {
     Ok(())
 }
 
+/// `L402 m1,m2:p` (the LSAT spec's list): attenuations of one token are accepted together and
+/// the request gets what all allow; a forged one, or a macaroon of another token, is refused.
+#[tokio::test]
+async fn several_macaroons_of_one_token_all_hold() -> Result {
+    use l402_caveats::Attenuate as _;
+    let env = start_default().await?;
+    let c = buy(&env, "/weather").await?;
+    let mut both = c.clone();
+    both.others.push(c.macaroon.limit_uses(1)?);
+    let value = both.to_authorization_value();
+    assert_eq!(value.to_str()?.matches(',').count(), 1, "{value:?}");
+    let send = |v: http::HeaderValue| {
+        env.client
+            .get(format!("{}/weather", env.base))
+            .header(http::header::AUTHORIZATION, v)
+            .send()
+    };
+    let r = send(value.clone()).await?;
+    assert_eq!(r.status(), StatusCode::OK);
+    // The tighter allowance of the two decides: one use, not the token's two.
+    assert_eq!(status_of(&r)?.remaining, Some(0));
+    let r = send(value).await?;
+    assert_eq!(problem_code(r).await?, "uses-exhausted");
+
+    let other = buy(&env, "/weather").await?;
+    let mut forged = other.clone();
+    // Same identifier, but signed by no one.
+    forged.others.push(l402_token::Macaroon::new(&[0; 32], other.macaroon.identifier(), None));
+    let r = send(forged.to_authorization_value()).await?;
+    assert_eq!(problem_code(r).await?, "invalid-signature");
+    let mixed = format!(
+        "L402 {},{}:{}",
+        other.macaroon.to_base64(),
+        c.macaroon.to_base64(),
+        other.preimage.to_hex()
+    );
+    let r = send(http::HeaderValue::try_from(mixed)?).await?;
+    assert_eq!(problem_code(r).await?, "multiple-macaroons");
+    // The fresh token itself was not used up by the refusals.
+    assert_eq!(get_with(&env, "/weather", &other).await?.status(), StatusCode::OK);
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_server_error_does_not_use_up_the_token() -> Result {
     let env = start_default().await?;

@@ -802,6 +802,15 @@ fn credentials(c: &mut Check) -> Vec<CredentialCase> {
         Err("multiple-macaroons"),
         Some("lsat-js fails; Alby returns one joined string; Aperture's base64 decode fails"),
     );
+    // The LSAT spec's list, read as attenuations of one token (decision 0402).
+    let narrower = m.clone().with_caveat("max_uses=1").to_base64();
+    s.add(
+        "two-attenuations-of-one-token",
+        OURS,
+        &[(A, &format!("L402 {mac},{narrower}:{pre}"))],
+        Ok(&pre),
+        Some("no known peer reads a list; Aperture's base64 decode fails (aperture #143)"),
+    );
     s.add("scheme-alone", OURS, &[(A, "L402")], Err("malformed-credential"), None);
     s.add("no-colon", OURS, &[(A, &format!("L402 {mac}{pre}"))], Err("malformed-credential"), None);
     s.add("no-macaroon", OURS, &[(A, &format!("L402 :{pre}"))], Err("malformed-credential"), None);
