@@ -390,6 +390,16 @@ impl L402Middleware {
         self.check_transport(issuer)?;
         let challenge = choose_challenge(resp.headers(), self.inner.config.opaque_tokens)?;
         let (invoice, amount_msat) = self.check_invoice(&challenge)?;
+        // The token's own caveats may say where it applies (a path, one service): keep it
+        // there, when that is narrower, so it is never sent where it is refused (decision
+        // 0710).
+        // Both cover `url`, so the longer is the narrower.
+        let narrowed = challenge
+            .bearer
+            .macaroon()
+            .and_then(|m| Scope::from_caveats(url, m))
+            .filter(|s| s.as_str().len() > scope.as_str().len());
+        let scope = narrowed.as_ref().unwrap_or(scope);
         self.check_transport(url)?;
         let cfg = &self.inner.config;
         let now = self.inner.clock.now();
@@ -519,7 +529,7 @@ impl L402Middleware {
                 true => Scope::service(&url)?,
                 false => scope.clone(),
             };
-            self.refused_recently(&buy_for).await?;
+            self.refused_recently(&url).await?;
             self.pay(&buy_for, &url, &resp).await?
         };
 
@@ -591,18 +601,21 @@ impl L402Middleware {
         Ok(own)
     }
 
-    /// Fails if this scope's last payment bought a token the server refused, within the
+    /// Fails if the last payment for a scope covering `url` (the one about to be paid, or the
+    /// narrower one a token's caveats chose) bought a token the server refused, within the
     /// back-off (unless `retry_rejected`). The ledger is the memory: nothing else to keep.
-    async fn refused_recently(&self, scope: &Scope) -> Result<(), Error> {
+    async fn refused_recently(&self, url: &Url) -> Result<(), Error> {
+        let covering = Scope::covering(url)?;
+        let domain = Scope::for_url(url, ScopePolicy::Origin)?.domain().to_owned();
         let cfg = &self.inner.config;
         if cfg.retry_rejected || cfg.rejected_backoff.is_zero() {
             return Ok(());
         }
         let now = self.inner.clock.now();
         let since = now.checked_sub(cfg.rejected_backoff);
-        let query = LedgerQuery { since, domain: Some(scope.domain().to_owned()) };
+        let query = LedgerQuery { since, domain: Some(domain) };
         let entries = self.blocking(move |st| st.ledger(&query)).await?;
-        let last = entries.into_iter().rev().find(|e| &e.scope == scope);
+        let last = entries.into_iter().rev().find(|e| covering.contains(&e.scope));
         match last {
             Some(e) if e.outcome == Outcome::Rejected => Err(Error::RejectedRecently {
                 payment_hash: e.payment_hash,

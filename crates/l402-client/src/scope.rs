@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use l402_caveats::Caveat;
+use l402_token::Macaroon;
 use reqwest::Url;
 
 use crate::Error;
@@ -111,6 +113,41 @@ impl Scope {
             return Ok(origin);
         }
         Ok(Scope(format!("{}/{first}/", origin.0)))
+    }
+
+    /// The scope a macaroon's own caveats give it at `url` (decision 0710): its last (so
+    /// narrowest) `path_prefix` as a directory, else the service its `services=` caveat names
+    /// when it names exactly one and that is `url`'s first path segment (Aperture's and our
+    /// proxy's usual layout). `None` when the caveats say nothing, or speak of somewhere that
+    /// does not cover `url`.
+    pub(crate) fn from_caveats(url: &Url, macaroon: &Macaroon) -> Option<Scope> {
+        let mut prefix = None;
+        let mut services = None;
+        for raw in macaroon.first_party_caveats() {
+            match Caveat::parse(raw) {
+                Ok(Caveat::PathPrefix(p)) => prefix = Some(p),
+                Ok(Caveat::Services(list)) => services = Some(list),
+                _ => {}
+            }
+        }
+        let origin = Scope::for_url(url, ScopePolicy::Origin).ok()?;
+        let candidate = match (prefix, services) {
+            (Some(p), _) => {
+                let dir = if p.ends_with('/') { p } else { format!("{p}/") };
+                Scope::parse(&format!("{}{dir}", origin.0)).ok()?
+            }
+            (None, Some(list)) => match list.as_slice() {
+                [one]
+                    if Scope::service(url).ok()?
+                        == Scope(format!("{}/{}/", origin.0, one.name)) =>
+                {
+                    Scope::service(url).ok()?
+                }
+                _ => return None,
+            },
+            (None, None) => return None,
+        };
+        Scope::covering(url).ok()?.contains(&candidate).then_some(candidate)
     }
 
     /// Whether this scope carries a path (it names one service, not a whole origin).

@@ -220,9 +220,38 @@ async fn alternating_two_services_on_one_origin_pays_twice() -> Result {
         }
         assert_eq!(store.tokens()?.len(), 2, "round {round}: both tokens kept");
     }
-    // alpha unpaid, then beta with alpha's token (refused, and that challenge is paid).
-    assert_eq!(env.server.challenges(), 2);
+    // Each token's `services=` caveat names its service, which is the first path segment:
+    // each is kept for its service only, so beta was never sent alpha's token.
+    let scopes = |store: &dyn TokenStore| -> Result<Vec<String>> {
+        Ok(store.tokens()?.iter().map(|t| t.scope.as_str().to_owned()).collect())
+    };
+    let store = SqliteStore::open(&path, None)?;
+    let base = env.server.url("");
+    assert_eq!(scopes(&store)?, [format!("{base}/alpha/"), format!("{base}/beta/")]);
+    assert_eq!(env.server.challenges(), 2, "alpha unpaid, then beta unpaid");
     assert_eq!(env.spent(), 2 * PRICE_MSAT, "paid exactly twice");
+    Ok(())
+}
+
+/// A token's `path_prefix` caveat says where it applies: it is kept for that prefix, reused
+/// under it, and never sent elsewhere on the origin.
+#[tokio::test]
+async fn a_path_caveat_scopes_the_token() -> Result {
+    let env = env("path-caveat").await?;
+    env.server.set_mode(Mode::PathCaveat);
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
+    let c = client(&env.middleware(store.clone(), Budget::unlimited()));
+    for path in ["/alpha/x", "/alpha/y", "/beta/x", "/alpha/z", "/beta/y"] {
+        assert_eq!(get(&c, &env.server.url(path)).await?.0, 200, "{path}");
+    }
+    let mut scopes: Vec<String> =
+        store.tokens()?.into_iter().map(|t| t.scope.to_string()).collect();
+    scopes.sort();
+    let base = env.server.url("");
+    assert_eq!(scopes, [format!("{base}/alpha/"), format!("{base}/beta/")]);
+    // Only the first request to each prefix went unpaid: no token was sent where it is refused.
+    assert_eq!(env.server.challenges(), 2);
+    assert_eq!(env.spent(), 2 * PRICE_MSAT);
     Ok(())
 }
 

@@ -59,6 +59,9 @@ pub enum Mode {
     /// Each first path segment is its own service: a token names its service in a
     /// `services=` caveat and is accepted only there (Aperture with two services).
     PerService,
+    /// Each first path segment is its own service, told by a `path_prefix=/<segment>/`
+    /// caveat: a token is accepted only under its prefix.
+    PathCaveat,
     /// lightning-toll's way: the challenge's token is not a macaroon but the server's own
     /// `<payment hash>.<tag>`, and it is accepted back as `L402 <token>:<preimage>`.
     Opaque,
@@ -248,11 +251,13 @@ async fn handle(
     if let Ok(credential) = Credential::from_headers(&parts.headers) {
         let verified = credential.macaroon.verify(&ROOT_KEY, Some(&credential.preimage));
         let service = first_segment(parts.uri.path());
-        let service_ok = mode != Mode::PerService
-            || credential
-                .macaroon
-                .first_party_caveats()
-                .any(|c| c == format!("services={service}:0").as_bytes());
+        let has =
+            |want: String| credential.macaroon.first_party_caveats().any(|c| c == want.as_bytes());
+        let service_ok = match mode {
+            Mode::PerService => has(format!("services={service}:0")),
+            Mode::PathCaveat => has(format!("path_prefix=/{service}/")),
+            _ => true,
+        };
         let scheme_ok = service_ok
             && match mode {
                 Mode::LsatOnly => credential.scheme == Scheme::Lsat,
@@ -341,6 +346,8 @@ async fn challenge(st: &ServerState, mode: Mode, service: String) -> Result<Head
         Mode::BadIdentifier => Macaroon::new(&ROOT_KEY, b"not an identifier", None),
         Mode::PerService => Macaroon::new_l402(&ROOT_KEY, &Identifier::random(mac_hash)?)
             .with_caveat(format!("services={service}:0")),
+        Mode::PathCaveat => Macaroon::new_l402(&ROOT_KEY, &Identifier::random(mac_hash)?)
+            .with_caveat(format!("path_prefix=/{service}/")),
         _ => Macaroon::new_l402(&ROOT_KEY, &Identifier::random(mac_hash)?),
     };
     let invoice = match mode {
