@@ -139,35 +139,78 @@ impl Server {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn l402_get_pays_boltwall_once_under_the_lsat_scheme_and_reuses_the_token() {
-    let env = env("boltwall").await;
-    let dev_dir = env.dev_dir();
-    let server = Server::start("node", "js/boltwall.mjs", &[&dev_dir, Path::new("7")]).await;
-
-    let first = env.l402(&["get", &server.url]).await;
-    assert_eq!(first.code, Some(0), "{}", first.stderr);
-    assert_eq!(first.stdout, server.body);
-    let second = env.l402(&["get", &server.url]).await;
-    assert_eq!(second.code, Some(0), "{}", second.stderr);
-    assert_eq!(second.stdout, server.body);
+/// `l402 get FLAGS URL` twice: both answer the protected body, and the client's ledger and
+/// token store show one payment of `price_msat` and one token sent under `scheme`. Stops the
+/// server and checks what it saw: the challenge, the paid retry, and the second run's token
+/// sent up front, all under `scheme`, for one invoice the node settled. Returns what it saw.
+async fn pays_once_and_reuses(
+    env: &Env,
+    server: Server,
+    flags: &[&str],
+    scheme: &str,
+    price_msat: u64,
+) -> Value {
+    let args: Vec<&str> =
+        ["get"].iter().chain(flags).chain([&server.url.as_str()]).copied().collect();
+    for run in ["first", "second"] {
+        let got = env.l402(&args).await;
+        assert_eq!(got.code, Some(0), "{run} run: {}", got.stderr);
+        assert_eq!(got.stdout, server.body, "{run} run");
+    }
 
     let spend = env.l402(&["spend", "--json"]).await.json();
     assert_eq!(spend["periods"]["total"]["paid"], 1, "{spend}");
-    assert_eq!(spend["periods"]["total"]["amount_msat"], 7_000, "{spend}");
+    assert_eq!(spend["periods"]["total"]["amount_msat"], price_msat, "{spend}");
     let tokens = env.l402(&["tokens", "list"]).await.json();
     assert_eq!(tokens.as_array().map(Vec::len), Some(1), "{tokens}");
     let scope = tokens[0]["scope"].as_str().unwrap();
     let shown = env.l402(&["tokens", "show", scope, "--secret"]).await.json();
     let authorization = shown["authorization"].as_str().unwrap();
-    assert!(authorization.starts_with("LSAT "), "stored under boltwall's scheme: {authorization}");
+    assert!(authorization.starts_with(&format!("{scheme} ")), "stored under {scheme}: {shown}");
 
     let seen = server.stop().await;
-    // The challenge, the paid retry, and the second run's token sent up front: every
-    // credential under the scheme boltwall offered (it answers `L402` with a fresh 402).
     let schemes: Vec<&Value> =
         seen["requests"].as_array().unwrap().iter().map(|r| &r["scheme"]).collect();
-    assert_eq!(schemes, [&Value::Null, &json!("LSAT"), &json!("LSAT")], "{seen}");
+    assert_eq!(schemes, [&Value::Null, &json!(scheme), &json!(scheme)], "{seen}");
     assert_eq!(seen["invoices"].as_array().map(Vec::len), Some(1), "one invoice: {seen}");
     assert_eq!(env.settled(&seen["invoices"]), 1, "paid exactly once at the node: {seen}");
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l402_get_pays_boltwall_once_under_the_lsat_scheme_and_reuses_the_token() {
+    let env = env("boltwall").await;
+    let server = Server::start("node", "js/boltwall.mjs", &[&env.dev_dir(), Path::new("7")]).await;
+    // boltwall offers only `LSAT`, and answers an `L402` credential with a fresh 402.
+    pays_once_and_reuses(&env, server, &[], "LSAT", 7_000).await;
+}
+
+/// lightning-toll's `macaroon="…"` is base64url JSON (`{"id", "caveats", "signature"}`), not a
+/// macaroon: the client cannot check the token binds the invoice, so it refuses unless told
+/// the token is opaque.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l402_get_refuses_lightning_toll_s_json_token_and_pays_nothing() {
+    let env = env("toll-refused").await;
+    let server = Server::start("python3", "py/toll.py", &[&env.dev_dir(), Path::new("5")]).await;
+    let got = env.l402(&["get", "--json", &server.url]).await;
+    assert_eq!(got.code, Some(7), "the server misbehaved: {}", got.stderr);
+    let error: Value =
+        serde_json::from_str(got.stderr.trim()).unwrap_or_else(|e| panic!("{e}: {}", got.stderr));
+    assert_eq!(error["code"], "opaque-token", "{error}");
+    assert_eq!(error["reason"], "malformed-macaroon", "{error}");
+    assert_eq!(got.stdout, "");
+
+    let spend = env.l402(&["spend", "--json"]).await.json();
+    assert_eq!(spend["periods"]["total"]["paid"], 0, "{spend}");
+    let seen = server.stop().await;
+    assert_eq!(seen["invoices"].as_array().map(Vec::len), Some(1), "one challenge: {seen}");
+    assert_eq!(env.settled(&seen["invoices"]), 0, "nothing paid at the node: {seen}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l402_get_opaque_token_pays_lightning_toll_once_and_reuses_the_token() {
+    let env = env("toll-opaque").await;
+    let server = Server::start("python3", "py/toll.py", &[&env.dev_dir(), Path::new("5")]).await;
+    let seen = pays_once_and_reuses(&env, server, &["--opaque-token"], "L402", 5_000).await;
+    assert_eq!(seen["paid"], seen["invoices"], "its wallet saw the payment too: {seen}");
 }
