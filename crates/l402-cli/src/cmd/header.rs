@@ -176,7 +176,7 @@ fn parse_authorization(lines: &[String]) -> ExitCode {
     match Credential::from_headers(&headers) {
         Ok(c) => out::json(&CredentialView {
             scheme: c.scheme.as_str(),
-            macaroons: vec![&c.macaroon_text],
+            macaroons: c.macaroon_text.split(',').collect(),
             preimage: c.preimage.to_hex(),
         }),
         Err(e) => out::refused(e.code(), &e),
