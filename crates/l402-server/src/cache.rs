@@ -1,41 +1,44 @@
-//! The per-instance cache of confirmed root keys.
+//! A bounded per-instance cache: confirmed root keys, and credentials already proven.
 //!
 //! Two generations instead of one map that is cleared when full: when the young generation
 //! fills up it becomes the old one and the previous old one is dropped. A full cache then
 //! forgets the half least recently inserted, not everything at once, so a busy instance never
 //! sends every client's next request to the store together.
 
+use core::hash::Hash;
 use std::collections::HashMap;
 
-use l402_token::Identifier;
-
-use crate::keys::RootKey;
-
+/// Two generations of at most half the capacity each. The maps use std's randomly keyed
+/// SipHash, so a client cannot aim its keys at one bucket.
 #[derive(Debug)]
-pub(crate) struct KeyCache {
-    young: HashMap<Identifier, RootKey>,
-    old: HashMap<Identifier, RootKey>,
+pub(crate) struct Generations<K, V> {
+    young: HashMap<K, V>,
+    old: HashMap<K, V>,
     /// Entries per generation: half the configured capacity, at least one.
     half: usize,
 }
 
-impl KeyCache {
-    pub(crate) fn new(capacity: usize) -> KeyCache {
-        KeyCache { young: HashMap::new(), old: HashMap::new(), half: (capacity / 2).max(1) }
+impl<K: Hash + Eq, V> Generations<K, V> {
+    pub(crate) fn new(capacity: usize) -> Generations<K, V> {
+        Generations { young: HashMap::new(), old: HashMap::new(), half: (capacity / 2).max(1) }
     }
 
-    pub(crate) fn get(&self, id: &Identifier) -> Option<&RootKey> {
-        self.young.get(id).or_else(|| self.old.get(id))
+    pub(crate) fn get<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: core::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.young.get(key).or_else(|| self.old.get(key))
     }
 
     /// Inserts into the young generation, rotating first when it is full. A key read from
     /// the old generation is inserted again by the caller's next miss, not moved on read:
     /// reads share a lock and must not write.
-    pub(crate) fn insert(&mut self, id: Identifier, key: RootKey) {
-        if self.young.len() >= self.half && !self.young.contains_key(&id) {
+    pub(crate) fn insert(&mut self, key: K, value: V) {
+        if self.young.len() >= self.half && !self.young.contains_key(&key) {
             self.old = core::mem::take(&mut self.young);
         }
-        self.young.insert(id, key);
+        self.young.insert(key, value);
     }
 
     pub(crate) fn clear(&mut self) {
@@ -52,7 +55,10 @@ impl KeyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use l402_token::{PaymentHash, TokenId};
+    use crate::keys::RootKey;
+    use l402_token::{Identifier, PaymentHash, TokenId};
+
+    type KeyCache = Generations<Identifier, RootKey>;
 
     fn id(n: u16) -> Identifier {
         let mut t = [0; 32];

@@ -18,9 +18,18 @@ const DERIVE_LABEL: &[u8] = b"l402-server root key v2";
 /// How many leading bytes of a derived-mode token id carry the key id.
 pub const KEY_ID_LEN: usize = 4;
 
-/// A root key: the secret a macaroon's HMAC chain starts from. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
+/// A root key: the secret a macaroon's HMAC chain starts from. `Debug` never shows it, and
+/// equality is decided in constant time.
+#[derive(Clone)]
 pub struct RootKey(pub [u8; 32]);
+
+impl PartialEq for RootKey {
+    fn eq(&self, other: &RootKey) -> bool {
+        subtle::ConstantTimeEq::ct_eq(&self.0[..], &other.0[..]).into()
+    }
+}
+
+impl Eq for RootKey {}
 
 impl RootKey {
     /// A fresh key from the operating system's random number generator.

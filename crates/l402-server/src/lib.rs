@@ -72,6 +72,7 @@ mod keys;
 mod meter;
 mod mint;
 mod paywall;
+mod proven;
 mod prune;
 mod rate;
 mod ready;

@@ -18,6 +18,7 @@ use crate::client::TrustedProxies;
 use crate::keys::KeyMode;
 use crate::meter::{Held, Meter};
 use crate::mint::{macaroon, MintedChallenge, Route};
+use crate::proven::{Proof, Proven};
 use crate::prune::Pruner;
 use crate::rate::Limiter;
 use crate::ready::{Probe, Readiness};
@@ -25,7 +26,7 @@ use crate::revoked::Revocations;
 use crate::root_keys::RootKeys;
 use crate::settle::Settlement;
 use crate::store::{Pruned, Store};
-use crate::verify::{identify, verify, VerifiedToken};
+use crate::verify::{identify, judge, verify, VerifiedToken};
 use crate::Error;
 use l402_http::TokenStatus;
 
@@ -102,6 +103,7 @@ impl Default for PaywallConfig {
 pub struct Paywall {
     backend: Arc<dyn InvoiceBackend>,
     store: Arc<dyn Store>,
+    proven: Proven,
     keys: RootKeys,
     limiter: Limiter,
     revoked: Revocations,
@@ -173,6 +175,7 @@ impl PaywallBuilder {
         let store = self.store;
         Paywall {
             keys: RootKeys::new(self.keys, c.cache_capacity, Arc::clone(&store) as _),
+            proven: Proven::new(c.cache_capacity),
             limiter: Limiter::new(c.rate_limit, c.rate_clients, Arc::clone(&store) as _),
             revoked: Revocations::new(Arc::clone(&store) as _),
             meter: Meter::new(
@@ -292,9 +295,19 @@ impl Paywall {
         client: Option<IpAddr>,
     ) -> Result<Authorized, Error> {
         let now = self.now();
-        let credential = Credential::from_headers(&request.headers)?;
-        let identifier = identify(&credential)?;
         let poll = self.config.revocation_poll;
+        // A credential seen before skips decoding; its signature is skipped too if the key
+        // ring still gives its identifier the key it was proven under (decision 0616).
+        let remembered = self.proven.get(&request.headers);
+        let parsed;
+        let (credential, identifier) = match &remembered {
+            Some(p) => (&p.credential, p.identifier),
+            None => {
+                parsed = Credential::from_headers(&request.headers)?;
+                let identifier = identify(&parsed)?;
+                (&parsed, identifier)
+            }
+        };
         let Some(found) = self.keys.find(&identifier, now).await? else {
             return Err(if self.revoked.contains(&identifier.token_id, poll).await? {
                 Error::Revoked
@@ -313,7 +326,11 @@ impl Paywall {
         if let Some(cap) = &route.capability {
             context = context.with_capability(cap.clone());
         }
-        let accepted = verify(&credential, &found.key, &context, &self.caveats)?;
+        let proven = remembered.as_ref().is_some_and(|p| p.key == found.key);
+        let accepted = match proven {
+            true => judge(credential, identifier, &context, &self.caveats)?,
+            false => verify(credential, &found.key, &context, &self.caveats)?,
+        };
         // A caveat left unjudged for want of a fact (the client's address) never passes.
         if let Some(condition) = accepted.verdict.unchecked.first() {
             return Err(Error::Unverifiable { condition: condition.clone() });
@@ -324,6 +341,10 @@ impl Paywall {
         if found.pending {
             // First use of a paid token: keep its key for good.
             self.keys.confirm(&identifier, &found.key).await?;
+        }
+        if !proven {
+            let proof = Proof { credential: credential.clone(), identifier, key: found.key };
+            self.proven.insert(&request.headers, proof);
         }
         let (held, used_before) = match accepted.verdict.max_uses {
             None => (None, None),
@@ -341,7 +362,7 @@ impl Paywall {
             }
         };
         Ok(Authorized {
-            token: VerifiedToken::new(&credential, &accepted, &route.service, used_before),
+            token: VerifiedToken::new(credential, &accepted, &route.service, used_before),
             held,
         })
     }
@@ -371,6 +392,7 @@ impl Paywall {
     pub async fn revoke(&self, token_id: &TokenId) -> Result<(), Error> {
         self.revoked.revoke(token_id, self.now()).await?;
         self.keys.forget_cached();
+        self.proven.clear();
         Ok(())
     }
 

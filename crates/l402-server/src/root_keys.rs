@@ -6,14 +6,14 @@ use std::sync::{Arc, RwLock};
 
 use l402_token::{Identifier, PaymentHash, TokenId};
 
-use crate::cache::KeyCache;
+use crate::cache::Generations;
 use crate::keys::{key_hash, KeyMode, RootKey};
 use crate::store::{KeyRecord, KeyStore};
 use crate::Error;
 
 pub(crate) struct RootKeys {
     mode: RwLock<KeyMode>,
-    cache: RwLock<KeyCache>,
+    cache: RwLock<Generations<Identifier, RootKey>>,
     store: Arc<dyn KeyStore>,
 }
 
@@ -36,7 +36,7 @@ impl RootKeys {
     pub(crate) fn new(mode: KeyMode, cache_capacity: usize, store: Arc<dyn KeyStore>) -> RootKeys {
         RootKeys {
             mode: RwLock::new(mode),
-            cache: RwLock::new(KeyCache::new(cache_capacity)),
+            cache: RwLock::new(Generations::new(cache_capacity)),
             store,
         }
     }

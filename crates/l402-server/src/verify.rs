@@ -37,14 +37,29 @@ pub fn verify(
     caveats: &Verifier,
 ) -> Result<Accepted, Error> {
     let identifier = credential.macaroon.verify(&root_key.0, Some(&credential.preimage))?;
-    let mut verdict = caveats.verify(&credential.macaroon, context)?;
-    // Further macaroons of the same token (`L402 m1,m2:p`) must each verify and hold: the
-    // request gets what all of them allow (decision 0402).
+    // Further macaroons of the same token (`L402 m1,m2:p`) must each verify and hold
+    // (decision 0402).
     for m in &credential.others {
         m.verify(&root_key.0, Some(&credential.preimage))?;
+    }
+    judge(credential, identifier, context, caveats)
+}
+
+/// Step 5 alone, for a credential whose identifier, preimage and signature were already
+/// verified under the root key it still has: the caveats against `context`. With several
+/// macaroons the request gets what all of them allow.
+pub(crate) fn judge(
+    credential: &Credential,
+    identifier: Identifier,
+    context: &Context,
+    caveats: &Verifier,
+) -> Result<Accepted, Error> {
+    let mut verdict = caveats.verify(&credential.macaroon, context)?;
+    for m in &credential.others {
         let more = caveats.verify(m, context)?;
         verdict.max_uses = tighter(verdict.max_uses, more.max_uses);
         verdict.deadline = tighter(verdict.deadline, more.deadline);
+        verdict.unchecked.extend(more.unchecked);
     }
     Ok(Accepted { identifier, verdict })
 }

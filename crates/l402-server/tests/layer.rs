@@ -254,6 +254,37 @@ async fn several_macaroons_of_one_token_all_hold() -> Result {
     Ok(())
 }
 
+/// A credential seen before is not re-verified byte for byte (decision 0616), so every near
+/// miss of a warm credential must still be judged in full: another preimage, a forged
+/// signature, another spelling of the same credential.
+#[tokio::test]
+async fn near_misses_of_a_warm_credential_are_verified_in_full() -> Result {
+    let env = start_default().await?;
+    let c = buy(&env, "/weather").await?;
+    assert_eq!(get_with(&env, "/weather", &c).await?.status(), StatusCode::OK);
+    let send = |v: String| {
+        env.client
+            .get(format!("{}/weather", env.base))
+            .header(http::header::AUTHORIZATION, v)
+            .send()
+    };
+    let mac = c.macaroon.to_base64();
+    let wrong = l402_token::Preimage::from_bytes([0x5a; 32]).to_hex();
+    assert_eq!(problem_code(send(format!("L402 {mac}:{wrong}")).await?).await?, "wrong-preimage");
+    let forged = l402_token::Macaroon::new(&[0; 32], c.macaroon.identifier(), None).to_base64();
+    let pre = c.preimage.to_hex();
+    assert_eq!(
+        problem_code(send(format!("L402 {forged}:{pre}")).await?).await?,
+        "invalid-signature"
+    );
+    // The same credential spelled otherwise is accepted, and counted against the same token:
+    // the allowance is two uses.
+    let r = send(format!("LSAT {mac}:{}", pre.to_uppercase())).await?;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(status_of(&r)?.remaining, Some(0));
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_server_error_does_not_use_up_the_token() -> Result {
     let env = start_default().await?;
