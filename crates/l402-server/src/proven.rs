@@ -8,35 +8,15 @@
 //! Caveats, revocation and the allowance are judged on every request as before: only work
 //! that depends on nothing but the bytes and the key is skipped.
 
+use std::hash::{BuildHasher as _, RandomState};
 use std::sync::{Arc, RwLock};
 
 use http::header::{HeaderMap, AUTHORIZATION};
 use l402_http::Credential;
 use l402_token::Identifier;
-use subtle::ConstantTimeEq as _;
 
 use crate::cache::Generations;
 use crate::keys::RootKey;
-
-/// An `Authorization` value as a cache key; compared in constant time, since a stored key is
-/// a paid credential (the randomly keyed hash already makes a probe land on it only by chance).
-struct Bytes(Box<[u8]>);
-
-impl core::hash::Hash for Bytes {
-    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
-        // Equal bytes hash equally, as `Eq` requires; the comparison itself is the constant-
-        // time part.
-        self.0.hash(state);
-    }
-}
-
-impl PartialEq for Bytes {
-    fn eq(&self, other: &Bytes) -> bool {
-        self.0.len() == other.0.len() && bool::from(self.0.ct_eq(&other.0))
-    }
-}
-
-impl Eq for Bytes {}
 
 /// A credential whose signature and preimage were verified under `key`.
 pub(crate) struct Proof {
@@ -45,8 +25,18 @@ pub(crate) struct Proof {
     pub(crate) key: RootKey,
 }
 
+/// A proof and the `Authorization` bytes it was proven for.
+struct Entry {
+    bytes: Box<[u8]>,
+    proof: Arc<Proof>,
+}
+
+/// Keyed by a randomly keyed SipHash of the bytes, so a lookup hashes once and allocates
+/// nothing, and a client cannot aim at one slot. Two values with one hash share the slot: the
+/// later wins, and the bytes are compared on every hit.
 pub(crate) struct Proven {
-    seen: RwLock<Generations<Bytes, Arc<Proof>>>,
+    hasher: RandomState,
+    seen: RwLock<Generations<u64, Entry>>,
 }
 
 /// The one `Authorization` value of a request, if it has exactly one: the credential's whole
@@ -57,22 +47,40 @@ fn single(headers: &HeaderMap) -> Option<&[u8]> {
     Some(only.as_bytes())
 }
 
+/// Whether `a` and `b` are the same bytes, in time that depends on their length only: a
+/// stored value is a paid credential. Word-wise, since a byte-wise `subtle` comparison of a
+/// whole header showed in the profile.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let word = |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+    let (wa, wb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail = wa.remainder().iter().zip(wb.remainder()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    let diff = wa.zip(wb).fold(u64::from(tail), |acc, (x, y)| acc | (word(x) ^ word(y)));
+    // Keeps the compiler from turning the fold into an early exit.
+    core::hint::black_box(diff) == 0
+}
+
 impl Proven {
     pub(crate) fn new(capacity: usize) -> Proven {
-        Proven { seen: RwLock::new(Generations::new(capacity)) }
+        Proven { hasher: RandomState::new(), seen: RwLock::new(Generations::new(capacity)) }
     }
 
     /// The proof of this request's credential, if one is remembered.
     pub(crate) fn get(&self, headers: &HeaderMap) -> Option<Arc<Proof>> {
-        let key = Bytes(single(headers)?.into());
-        self.seen.read().unwrap_or_else(|e| e.into_inner()).get(&key).cloned()
+        let bytes = single(headers)?;
+        let seen = self.seen.read().unwrap_or_else(|e| e.into_inner());
+        let entry = seen.get(&self.hasher.hash_one(bytes))?;
+        same(&entry.bytes, bytes).then(|| Arc::clone(&entry.proof))
     }
 
     /// Remembers a proof for this request's credential.
     pub(crate) fn insert(&self, headers: &HeaderMap, proof: Proof) {
-        if let Some(value) = single(headers) {
+        if let Some(bytes) = single(headers) {
+            let entry = Entry { bytes: bytes.into(), proof: Arc::new(proof) };
             let mut seen = self.seen.write().unwrap_or_else(|e| e.into_inner());
-            seen.insert(Bytes(value.into()), Arc::new(proof));
+            seen.insert(self.hasher.hash_one(bytes), entry);
         }
     }
 
@@ -119,5 +127,18 @@ mod tests {
         assert!(proven.get(&HeaderMap::new()).is_none());
         proven.clear();
         assert!(proven.get(&headers(&[value])).is_none());
+    }
+
+    #[test]
+    fn same_compares_every_byte_and_the_length() {
+        let a = b"L402 0123456789abcdef:0123";
+        assert!(same(a, a));
+        for i in 0..a.len() {
+            let mut b = *a;
+            b[i] ^= 1;
+            assert!(!same(a, &b), "byte {i}");
+        }
+        assert!(!same(a, &a[..a.len() - 1]));
+        assert!(same(b"", b""));
     }
 }
