@@ -391,9 +391,8 @@ impl L402Middleware {
         let challenge = choose_challenge(resp.headers(), self.inner.config.opaque_tokens)?;
         let (invoice, amount_msat) = self.check_invoice(&challenge)?;
         // The token's own caveats may say where it applies (a path, one service): keep it
-        // there, when that is narrower, so it is never sent where it is refused (decision
-        // 0710).
-        // Both cover `url`, so the longer is the narrower.
+        // there when that is narrower, so it is never sent where it is refused (decision
+        // 0710). Both scopes cover `url`, so the longer is the narrower.
         let narrowed = challenge
             .bearer
             .macaroon()

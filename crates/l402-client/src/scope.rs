@@ -136,15 +136,13 @@ impl Scope {
                 let dir = if p.ends_with('/') { p } else { format!("{p}/") };
                 Scope::parse(&format!("{}{dir}", origin.0)).ok()?
             }
-            (None, Some(list)) => match list.as_slice() {
-                [one]
-                    if Scope::service(url).ok()?
-                        == Scope(format!("{}/{}/", origin.0, one.name)) =>
-                {
-                    Scope::service(url).ok()?
+            (None, Some(list)) => {
+                let service = Scope::service(url).ok()?;
+                match list.as_slice() {
+                    [one] if service.0 == format!("{}/{}/", origin.0, one.name) => service,
+                    _ => return None,
                 }
-                _ => return None,
-            },
+            }
             (None, None) => return None,
         };
         Scope::covering(url).ok()?.contains(&candidate).then_some(candidate)
